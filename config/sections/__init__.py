@@ -1,0 +1,1 @@
+"""One module per configuration section; :mod:`config.settings` assembles them."""

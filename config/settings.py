@@ -1,0 +1,22 @@
+"""The root :class:`Settings` struct, assembled from one module per section."""
+
+from __future__ import annotations
+
+from config.sections._base import Section
+from config.sections.broker import BrokerSettings
+from config.sections.daemon import DaemonSettings
+from config.sections.redis import RedisSettings
+from config.sections.risk import RiskSettings
+from config.sections.storage import StorageSettings
+from config.sections.supervisor import ActorsSettings
+
+
+class Settings(Section, frozen=True, kw_only=True):
+    """Everything configurable in tradingd; see docs/configuration.md for every key."""
+
+    daemon: DaemonSettings = DaemonSettings()
+    storage: StorageSettings = StorageSettings()
+    redis: RedisSettings = RedisSettings()
+    broker: BrokerSettings = BrokerSettings()
+    risk: RiskSettings = RiskSettings()
+    actors: ActorsSettings = ActorsSettings()

@@ -1,0 +1,1 @@
+"""The tradingd process: clock, bus, actors and supervision, CLI entry points."""

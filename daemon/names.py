@@ -1,0 +1,27 @@
+"""Names of the bus endpoints that connect the actors (one place, no typos).
+
+Channels are point-to-point (one consuming actor); the ``events`` topic fans every
+domain event out to its subscribers (storage, journal, alerts, Redis, lifecycle...).
+"""
+
+from __future__ import annotations
+
+EVENTS = "events"
+"""Topic: every domain event (verdicts, records, orders, fills, positions, alerts...)."""
+
+SIGNALS_IN = "guard.in"
+"""Channel: raw inbound signals (Redis, socket, replay) to the signal guard."""
+ORCHESTRATOR_IN = "orchestrator.in"
+"""Channel: accepted signals (SignalVerdict) from the guard to the orchestrator."""
+ORCHESTRATOR_EXITS = "orchestrator.exits"
+"""Channel: ExitIntent from the lifecycle monitor (and operators) to the orchestrator."""
+ORCHESTRATOR_BROKER = "orchestrator.broker"
+"""Channel: OrderUpdate/Fill events from the broker to the orchestrator."""
+BROKER_COMMANDS = "broker.commands"
+"""Channel: SubmitOrder/CancelOrder from the orchestrator to the broker."""
+MARKET_DATA = "market.in"
+"""Channel: Tick/Bar/MarketBatch from ingest, the demo feed or replay."""
+RISK = "risk"
+"""Service: RiskRequest -> RiskDecision (the risk gate)."""
+LIFECYCLE_CONTROL = "lifecycle.control"
+"""Channel: control requests to the lifecycle monitor (emergency close all)."""
