@@ -28,6 +28,7 @@ from daemon.messages.market import Tick as Tick
 from daemon.messages.ops import ActorState as ActorState
 from daemon.messages.ops import ActorStatus as ActorStatus
 from daemon.messages.ops import Alert as Alert
+from daemon.messages.ops import BrokerStatus as BrokerStatus
 from daemon.messages.ops import ControlCommand as ControlCommand
 from daemon.messages.ops import Discrepancy as Discrepancy
 from daemon.messages.ops import Heartbeat as Heartbeat
@@ -47,8 +48,10 @@ from daemon.messages.orders import TimeInForce as TimeInForce
 from daemon.messages.risk import RiskCheck as RiskCheck
 from daemon.messages.risk import RiskDecision as RiskDecision
 from daemon.messages.risk import RiskRequest as RiskRequest
+from daemon.messages.safety import CancelAllOrders as CancelAllOrders
 from daemon.messages.safety import ExitIntent as ExitIntent
 from daemon.messages.safety import ExitReason as ExitReason
+from daemon.messages.safety import FlattenAll as FlattenAll
 from daemon.messages.safety import KillSwitchEvent as KillSwitchEvent
 from daemon.messages.safety import TradingMode as TradingMode
 from daemon.messages.safety import TradingModeChanged as TradingModeChanged

@@ -18,6 +18,7 @@ from daemon.messages.market import Bar, MarketBatch, Tick
 from daemon.messages.ops import (
     ActorStatus,
     Alert,
+    BrokerStatus,
     ControlCommand,
     Heartbeat,
     ReconciliationReport,
@@ -31,7 +32,13 @@ from daemon.messages.orders import (
     SubmitOrder,
 )
 from daemon.messages.risk import RiskDecision, RiskRequest
-from daemon.messages.safety import ExitIntent, KillSwitchEvent, TradingModeChanged
+from daemon.messages.safety import (
+    CancelAllOrders,
+    ExitIntent,
+    FlattenAll,
+    KillSwitchEvent,
+    TradingModeChanged,
+)
 from daemon.messages.signals import (
     FusionRecord,
     RegimeUpdate,
@@ -67,6 +74,9 @@ Event = (
     | KillSwitchEvent
     | TradingModeChanged
     | ExitIntent
+    | CancelAllOrders
+    | FlattenAll
+    | BrokerStatus
     | ReconciliationReport
     | Alert
     | ActorStatus

@@ -89,3 +89,12 @@ class Heartbeat(Message, frozen=True, kw_only=True, tag=True, gc=False):
     killed: bool
     open_positions: int = 0
     ts: Nanos
+
+
+class BrokerStatus(Message, frozen=True, kw_only=True, tag=True, gc=False):
+    """The broker connection changed (the kill switch watches disconnects)."""
+
+    broker: str
+    connected: bool
+    detail: str = ""
+    ts: Nanos

@@ -69,3 +69,26 @@ class ExitIntent(Message, frozen=True, kw_only=True, tag=True, gc=False):
     trigger_price: float | None = None
     correlation_id: str = ""
     ts: Nanos
+
+
+class CancelAllOrders(Message, frozen=True, kw_only=True, tag=True, gc=False):
+    """Cancel working orders (all, or only entries); sent by the kill switch or an operator."""
+
+    reason: str
+    entries_only: bool = False
+    symbol: str = ""
+    """Only this symbol's orders when set."""
+    ts: Nanos
+
+
+class FlattenAll(Message, frozen=True, kw_only=True, tag=True, gc=False):
+    """Close every open position (or one symbol's) at market: emergency close all.
+
+    Goes to the lifecycle monitor, which emits an ExitIntent (reason ``emergency`` or
+    ``operator``) per position; allowed while killed.
+    """
+
+    reason: str
+    symbol: str = ""
+    exit_reason: ExitReason = ExitReason.EMERGENCY
+    ts: Nanos
