@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from config.sections._base import Section
 from config.sections.broker import BrokerSettings
+from config.sections.control import ControlSettings
 from config.sections.daemon import DaemonSettings
 from config.sections.redis import RedisSettings
 from config.sections.risk import RiskSettings
@@ -20,3 +21,4 @@ class Settings(Section, frozen=True, kw_only=True):
     broker: BrokerSettings = BrokerSettings()
     risk: RiskSettings = RiskSettings()
     actors: ActorsSettings = ActorsSettings()
+    control: ControlSettings = ControlSettings()
