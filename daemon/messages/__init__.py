@@ -33,6 +33,7 @@ from daemon.messages.ops import ControlCommand as ControlCommand
 from daemon.messages.ops import Discrepancy as Discrepancy
 from daemon.messages.ops import Heartbeat as Heartbeat
 from daemon.messages.ops import ReconciliationReport as ReconciliationReport
+from daemon.messages.ops import ServiceStatus as ServiceStatus
 from daemon.messages.orders import BrokerOrder as BrokerOrder
 from daemon.messages.orders import CancelOrder as CancelOrder
 from daemon.messages.orders import ExecutionRecord as ExecutionRecord

@@ -22,6 +22,7 @@ from daemon.messages.ops import (
     ControlCommand,
     Heartbeat,
     ReconciliationReport,
+    ServiceStatus,
 )
 from daemon.messages.orders import (
     CancelOrder,
@@ -77,6 +78,7 @@ Event = (
     | CancelAllOrders
     | FlattenAll
     | BrokerStatus
+    | ServiceStatus
     | ReconciliationReport
     | Alert
     | ActorStatus

@@ -98,3 +98,18 @@ class BrokerStatus(Message, frozen=True, kw_only=True, tag=True, gc=False):
     connected: bool
     detail: str = ""
     ts: Nanos
+
+
+class ServiceStatus(Message, frozen=True, kw_only=True, tag=True, gc=False):
+    """An outside dependency (Redis, the database, a market-data feed) went bad or recovered.
+
+    Emitted on every change by whoever depends on it (``reporter``); the alert bridge
+    turns ``healthy=False`` into an outage alert and the next ``healthy=True`` into a
+    recovery. ``service`` is a stable name: ``redis``, ``storage``, ``market_data``...
+    """
+
+    service: str
+    healthy: bool
+    detail: str = ""
+    reporter: str = ""
+    ts: Nanos
