@@ -79,6 +79,10 @@ class ControlCommand(Message, frozen=True, kw_only=True, tag=True, gc=False):
     args: dict[str, Any] = {}
     peer_uid: int = -1
     ts: Nanos
+    peer_pid: int = -1
+    ok: bool = True
+    """False when the command was refused or failed (``error`` says why)."""
+    error: str = ""
 
 
 class Heartbeat(Message, frozen=True, kw_only=True, tag=True, gc=False):
