@@ -115,6 +115,7 @@ class Channel(Generic[T]):
     def close(self) -> None:
         """Close both ends: receivers drain what is left, then see end-of-stream."""
         self._send.close()
+        self._recv.close()
 
 
 @final
@@ -291,6 +292,16 @@ class Bus:
         if s is None:
             s = self.services[name] = Service(name, capacity)
         return s
+
+    def close(self) -> None:
+        """Close every channel (at daemon exit, after the actors have stopped)."""
+        for ch in self.channels.values():
+            ch.close()
+        for topic in self.topics.values():
+            for sub in topic.subscriptions:
+                sub.channel.close()
+        for svc in self.services.values():
+            svc._calls.close()
 
     def depths(self) -> dict[str, int]:
         """Buffered messages per channel and subscription, for health and metrics."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol, final, runtime_checkable
 
 import anyio
@@ -128,6 +130,16 @@ class SimClock:
             await wait_all_tasks_blocked()
         if t_ns > self._now:
             self._now = t_ns
+
+    @asynccontextmanager
+    async def autojumping(self) -> AsyncIterator[SimClock]:
+        """Run :meth:`autojump` for the duration of an ``async with`` block."""
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.autojump)
+            try:
+                yield self
+            finally:
+                tg.cancel_scope.cancel()
 
     async def autojump(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Run forever: whenever every task is blocked, jump to the next timer.

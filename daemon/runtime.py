@@ -107,6 +107,7 @@ class Daemon:
                 )
                 self.exit_code = ExitCode.STOP_TIMEOUT
             tg.cancel_scope.cancel()
+        self.bus.close()
         _log.info("daemon stopped", extra={"event": "daemon_stopped", "code": int(self.exit_code)})
         return self.exit_code
 
