@@ -167,3 +167,9 @@ class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     limit_price: Decimal | None = None
     avg_fill_price: Decimal | None = None
     ts: Nanos = 0
+    stop_price: Decimal | None = None
+    tif: TimeInForce = TimeInForce.DAY
+    correlation_id: str = ""
+    purpose: OrderPurpose = OrderPurpose.ENTRY
+    reason: str = ""
+    """Why the order ended as it did (rejection or cancellation reason), if it has."""
