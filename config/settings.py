@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from config.sections._base import Section
+from config.sections.alerts import AlertsSettings
 from config.sections.broker import BrokerSettings
 from config.sections.control import ControlSettings
 from config.sections.daemon import DaemonSettings
@@ -20,5 +21,6 @@ class Settings(Section, frozen=True, kw_only=True):
     redis: RedisSettings = RedisSettings()
     broker: BrokerSettings = BrokerSettings()
     risk: RiskSettings = RiskSettings()
+    alerts: AlertsSettings = AlertsSettings()
     actors: ActorsSettings = ActorsSettings()
     control: ControlSettings = ControlSettings()
