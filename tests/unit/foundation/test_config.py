@@ -139,4 +139,6 @@ def test_configuration_reference_is_in_sync_with_the_structs() -> None:
     from config.docs import render
 
     page = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert page == render(), "docs/configuration.md is stale: run `python -m config.docs > docs/configuration.md`"
+    assert page == render(), (
+        "docs/configuration.md is stale: run `python -m config.docs > docs/configuration.md`"
+    )

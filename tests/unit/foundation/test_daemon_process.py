@@ -44,16 +44,15 @@ def _wait_for_event(proc: subprocess.Popen[str], event: str) -> list[dict[str, o
 
 
 def test_sigterm_stops_the_daemon_cleanly_with_exit_code_0(tmp_path: Path) -> None:
-    proc = _start(tmp_path)
-    try:
-        _wait_for_event(proc, "daemon_ready")
-        proc.send_signal(signal.SIGTERM)
-        tail = _wait_for_event(proc, "daemon_stopped")
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with _start(tmp_path) as proc:
+        try:
+            _wait_for_event(proc, "daemon_ready")
+            proc.send_signal(signal.SIGTERM)
+            tail = _wait_for_event(proc, "daemon_stopped")
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     events = [r.get("event") for r in tail]
     assert "daemon_stopping" in events
     assert tail[-1]["code"] == 0
@@ -61,19 +60,19 @@ def test_sigterm_stops_the_daemon_cleanly_with_exit_code_0(tmp_path: Path) -> No
 
 
 def test_sigint_also_stops_cleanly(tmp_path: Path) -> None:
-    proc = _start(tmp_path)
-    try:
-        _wait_for_event(proc, "daemon_ready")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with _start(tmp_path) as proc:
+        try:
+            _wait_for_event(proc, "daemon_ready")
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def test_invalid_configuration_exits_2_without_starting(tmp_path: Path) -> None:
-    proc = _start(tmp_path, {"TRADINGD_RISK__MAX_POSITION_PCT": "150"})
-    assert proc.wait(timeout=60) == 2
-    assert proc.stderr is not None
-    assert "risk.max_position_pct: expected a number in (0, 100], got 150" in proc.stderr.read()
+    with _start(tmp_path, {"TRADINGD_RISK__MAX_POSITION_PCT": "150"}) as proc:
+        assert proc.wait(timeout=60) == 2
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+    assert "risk.max_position_pct: expected a number in (0, 100], got 150" in err

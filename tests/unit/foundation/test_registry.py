@@ -17,14 +17,26 @@ class _Nop(Actor):
         task_status.started()
 
 
-def d(name: str, *, core: bool = True, requires: tuple[str, ...] = (), **kw: object) -> ActorDefinition:
+def d(
+    name: str, *, core: bool = True, requires: tuple[str, ...] = (), **kw: object
+) -> ActorDefinition:
     return ActorDefinition(
-        name=name, factory=_Nop, description=name, core=core, requires=requires, **kw  # type: ignore[arg-type]
+        name=name,
+        factory=_Nop,
+        description=name,
+        core=core,
+        requires=requires,
+        **kw,  # type: ignore[arg-type]
     )
 
 
 def test_order_puts_requirements_first_and_is_stable() -> None:
-    defs = [d("orchestrator", requires=("risk", "broker")), d("broker"), d("risk"), d("guard", requires=("orchestrator",))]
+    defs = [
+        d("orchestrator", requires=("risk", "broker")),
+        d("broker"),
+        d("risk"),
+        d("guard", requires=("orchestrator",)),
+    ]
     assert [x.name for x in registry.order(defs)] == ["broker", "risk", "orchestrator", "guard"]
 
 

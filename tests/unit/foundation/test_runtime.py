@@ -56,7 +56,9 @@ def crasher_def() -> ActorDefinition:
 
 async def test_graceful_stop_lets_in_flight_work_finish(sim_clock: SimClock) -> None:
     rec = Recorder()
-    daemon = Daemon(Settings(), clock=sim_clock, definitions=[worker_def(rec)], handle_signals=False)
+    daemon = Daemon(
+        Settings(), clock=sim_clock, definitions=[worker_def(rec)], handle_signals=False
+    )
     async with sim_clock.autojumping(), anyio.create_task_group() as tg:
         code: list[ExitCode] = []
 
