@@ -12,7 +12,7 @@ _text = st.text(max_size=20)
 _i = msgspec.inspect
 
 
-def _for(info: Any) -> st.SearchStrategy[Any]:  # noqa: C901, PLR0911 - a dispatch table
+def _for(info: Any) -> st.SearchStrategy[Any]:
     if isinstance(info, _i.StructType):
         return struct_strategy(info.cls)
     if isinstance(info, _i.UnionType):
@@ -24,9 +24,9 @@ def _for(info: Any) -> st.SearchStrategy[Any]:  # noqa: C901, PLR0911 - a dispat
     if isinstance(info, _i.IntType):
         lo = info.ge if info.ge is not None else (info.gt + 1 if info.gt is not None else None)
         hi = info.le if info.le is not None else (info.lt - 1 if info.lt is not None else None)
-        return st.integers(
-            min_value=lo if lo is not None else -(2**63), max_value=hi if hi is not None else 2**63 - 1
-        )
+        lo = -(2**63) if lo is None else lo
+        hi = 2**63 - 1 if hi is None else hi
+        return st.integers(min_value=lo, max_value=hi)
     if isinstance(info, _i.FloatType):
         return st.floats(allow_nan=False, allow_infinity=False, width=64)
     if isinstance(info, _i.StrType):

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.messages import EVENT_TYPES, MessageDecodeError, Side, Signal
-from daemon.messages import codec
+from daemon.messages import EVENT_TYPES, MessageDecodeError, Side, Signal, codec
 from tests.strategies import struct_strategy
 
 
@@ -61,7 +60,7 @@ def test_invalid_payload_error_names_the_field() -> None:
         codec.decode_json(raw)
     with pytest.raises(MessageDecodeError, match=r"\$\.side"):
         codec.decode_json(raw.replace(b'"buy"', b'"up"'))
-    with pytest.raises(MessageDecodeError, match="malformed|truncated"):
+    with pytest.raises(MessageDecodeError, match=r"malformed|truncated"):
         codec.decode_json(b'{"type":"Sig')
     with pytest.raises(MessageDecodeError, match="Invalid value 'Nope'"):
         codec.decode_json(b'{"type":"Nope"}')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import anyio
 import msgspec
@@ -104,7 +105,7 @@ async def test_crashed_actor_restarts_with_exponential_backoff(
         while len(script.starts) < 4:
             await sim_clock.sleep(1)
         times = [t for _, t in script.starts]
-        gaps = [(b - a) / NS_PER_S for a, b in zip(times, times[1:], strict=False)]
+        gaps = [(b - a) / NS_PER_S for a, b in itertools.pairwise(times)]
         # each incarnation lives 0.5 s, then waits 1, 2, 4 s of backoff
         assert gaps == pytest.approx([1.5, 2.5, 4.5])
         rec = sup.records["a"]
