@@ -7,8 +7,11 @@ from config.sections.alerts import AlertsSettings
 from config.sections.broker import BrokerSettings
 from config.sections.control import ControlSettings
 from config.sections.daemon import DaemonSettings
+from config.sections.guard import GuardSettings
+from config.sections.orchestrator import OrchestratorSettings
 from config.sections.redis import RedisSettings
 from config.sections.risk import RiskSettings
+from config.sections.sizing import SizingSettings
 from config.sections.storage import StorageSettings
 from config.sections.supervisor import ActorsSettings
 
@@ -21,6 +24,9 @@ class Settings(Section, frozen=True, kw_only=True):
     redis: RedisSettings = RedisSettings()
     broker: BrokerSettings = BrokerSettings()
     risk: RiskSettings = RiskSettings()
+    guard: GuardSettings = GuardSettings()
+    orchestrator: OrchestratorSettings = OrchestratorSettings()
+    sizing: SizingSettings = SizingSettings()
     alerts: AlertsSettings = AlertsSettings()
     actors: ActorsSettings = ActorsSettings()
     control: ControlSettings = ControlSettings()

@@ -40,6 +40,10 @@ class SignalVerdict(Message, frozen=True, kw_only=True, tag=True, gc=False):
     reason: str = ""
     detail: str = ""
     ts: Nanos
+    stage: str = "guard"
+    """Who decided: ``guard``, or the orchestrator stage that turned an accepted signal down."""
+    correlation_id: str = ""
+    """Set once the orchestrator has assigned one (its verdicts), empty for the guard's."""
 
 
 class SignalRejected(Message, frozen=True, kw_only=True, tag=True, gc=False):
