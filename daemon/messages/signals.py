@@ -97,6 +97,8 @@ class RegimeUpdate(Message, frozen=True, kw_only=True, tag=True, gc=False):
     previous: Regime | None = None
     inputs: dict[str, float] = {}
     ts: Nanos
+    reason: str = ""
+    """The rule that classified the confirming bar, with its values and thresholds."""
 
 
 class SourceWeights(Message, frozen=True, kw_only=True, tag=True, gc=False):
@@ -106,3 +108,7 @@ class SourceWeights(Message, frozen=True, kw_only=True, tag=True, gc=False):
     win_rate: dict[str, float] = {}
     payoff: dict[str, float] = {}
     ts: Nanos
+    sharpe: dict[str, float] = {}
+    """Per-trade Sharpe ratio over each source's recent trades (the weights' basis)."""
+    trades: dict[str, int] = {}
+    """How many recent trades each source's statistics cover."""
