@@ -44,7 +44,8 @@ def fill() -> Filler:
 def test_open_mark_and_equity(fill: Filler) -> None:
     books = Books(D(100_000))
     change = books.apply_fill(fill(Side.BUY, "100", "10", "1"))
-    assert change.opened and change.closed is None
+    assert change.opened
+    assert change.closed is None
     assert change.position.qty == D(100)
     assert change.position.avg_price == D(10)
     assert books.cash == D("98999")
@@ -91,7 +92,8 @@ def test_short_round_trip(fill: Filler) -> None:
     assert books.unrealized_pnl() == D(100)
     closed = books.apply_fill(fill(Side.BUY, "50", "18"))
     assert closed.realized_pnl == D(100)
-    assert closed.closed is not None and closed.closed.side is Side.SELL
+    assert closed.closed is not None
+    assert closed.closed.side is Side.SELL
     assert books.cash == D(10_100)
 
 
@@ -182,7 +184,9 @@ def test_buying_power_counts_shorts_as_exposure(fill: Filler) -> None:
 def test_adjust_position_is_not_a_trade(fill: Filler) -> None:
     books = Books(D(1000))
     snap = books.adjust_position("MSFT", D(5), D(100), ts=T0)
-    assert snap is not None and snap.qty == D(5) and snap.avg_price == D(100)
+    assert snap is not None
+    assert snap.qty == D(5)
+    assert snap.avg_price == D(100)
     assert books.cash == D(1000)
     assert books.realized_pnl == 0
     change = books.apply_fill(fill(Side.SELL, "5", "110", symbol="MSFT"))
