@@ -6,7 +6,11 @@ Start-up sequence (each step must succeed before the next):
 1. configuration validated (by the caller),
 2. shared resources prepared (:meth:`Daemon.prepare`),
 3. actors discovered and started in dependency order, each ready before the next,
-4. ``ready`` is set (later: READY=1 to systemd).
+4. every ready gate passes (``Daemon.ready_gates``: reconciliation, kernel warm-up),
+5. ``ready`` is set and systemd is told READY=1; the watchdog pings begin.
+
+The admin socket is bound before step 2, so a second daemon on the same socket stops
+before touching anything (see docs/control.md).
 """
 
 from __future__ import annotations
@@ -25,8 +29,18 @@ from daemon import names, registry
 from daemon.actor import ActorDefinition
 from daemon.bus import Bus
 from daemon.clock import Clock, LiveClock
+from daemon.control import (
+    ControlRegistry,
+    ControlServer,
+    ControlSocketError,
+    install_commands,
+    open_control,
+    summary_line,
+)
 from daemon.exitcodes import ExitCode
 from daemon.messages import Heartbeat
+from daemon.safety import SafetyGate, SafetyStore
+from daemon.sdnotify import SdNotifier, run_watchdog
 from daemon.supervisor import Supervisor
 
 _log = logging.getLogger("tradingd.daemon")
@@ -46,6 +60,8 @@ class Daemon:
         definitions: Sequence[ActorDefinition] | None = None,
         reload_loader: ReloadLoader | None = None,
         handle_signals: bool = True,
+        serve_control: bool = False,
+        notifier: SdNotifier | None = None,
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or LiveClock()
@@ -60,14 +76,35 @@ class Daemon:
         self.started_monotonic = time.monotonic()
         self.exit_code = ExitCode.OK
         self.escalation_hooks: list[Callable[[str, str], Awaitable[None]]] = []
+        self.ready_gates: list[Callable[[], Awaitable[None]]] = []
+        """Awaited in order after every core actor is ready and before READY=1 (hook for
+        start-up reconciliation and kernel warm-up)."""
+        self.notifier = notifier or SdNotifier(None)
+        self.reload_error = ""
+        self.resources[ControlRegistry] = ControlRegistry()
+        self._serve_control = serve_control
+        self.control_server: ControlServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def prepare(self) -> None:
         """Create the shared resources actors need before any actor starts."""
+        # The safety state comes first: a damaged state file must have engaged the kill
+        # switch before any actor can submit an order (docs/kill-switch.md).
+        safety = await SafetyStore.open(self.settings, clock=self.clock, bus=self.bus)
+        self.resources[SafetyStore] = safety
+        self.resources[SafetyGate] = safety
+        self.escalation_hooks.append(safety.on_escalation)
+        self.ready_gates.append(safety.announce)
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> ExitCode:
         """Run until asked to stop; returns the process exit code."""
+        if self._serve_control:
+            try:
+                self.control_server = open_control(self)
+            except ControlSocketError as exc:
+                _log.critical(str(exc), extra={"event": "control_socket_failed"})
+                return ExitCode.STARTUP_FAILED
         await self.prepare()
         defs = self._definitions
         if defs is None:
@@ -81,18 +118,26 @@ class Daemon:
             on_escalate=self._escalate,
             seed=self.settings.broker.seed,
         )
+        install_commands(self)
         async with anyio.create_task_group() as tg:
             if self._handle_signals:
                 await tg.start(self._signals)
+            if self.control_server is not None:
+                await tg.start(self.control_server.serve)
             await tg.start(sup.run)
             tg.start_soon(self._heartbeat)
+            for gate in self.ready_gates:
+                await gate()
             self.ready.set()
+            self.notifier.ready(summary_line(self))
+            tg.start_soon(run_watchdog, self.notifier, sup.core_healthy, self._summary, self.clock)
             _log.info(
                 "daemon ready",
                 extra={"event": "daemon_ready", "actors": [d.name for d in defs]},
             )
             task_status.started()
             await sup.shutdown_requested.wait()
+            self.notifier.stopping(f"stopping: {sup.shutdown_reason}")
             _log.info(
                 "daemon stopping",
                 extra={"event": "daemon_stopping", "reason": sup.shutdown_reason},
@@ -108,6 +153,8 @@ class Daemon:
                 self.exit_code = ExitCode.STOP_TIMEOUT
             tg.cancel_scope.cancel()
         self.bus.close()
+        if (safety := self.resources.get(SafetyStore)) is not None:
+            safety.close()
         _log.info("daemon stopped", extra={"event": "daemon_stopped", "code": int(self.exit_code)})
         return self.exit_code
 
@@ -120,7 +167,9 @@ class Daemon:
         """Re-read the configuration and hand it to every actor; False if it was invalid."""
         if self._reload_loader is None:
             _log.warning("reload requested but no configuration file to re-read")
+            self.reload_error = "the daemon was started without a configuration file"
             return False
+        self.notifier.reloading()
         try:
             new = self._reload_loader()
         except Exception as exc:  # ConfigError and OS errors alike: keep running on the old
@@ -128,7 +177,10 @@ class Daemon:
                 "configuration reload rejected; keeping the running configuration",
                 extra={"event": "reload_rejected", "error": str(exc)},
             )
+            self.reload_error = str(exc)
+            self.notifier.ready(summary_line(self))
             return False
+        self.reload_error = ""
         self.settings = new
         if self.supervisor is not None:
             self.supervisor.settings = new
@@ -136,9 +188,13 @@ class Daemon:
                 if rec.actor is not None:
                     await rec.actor.on_reload(new)
         _log.info("configuration reloaded", extra={"event": "reloaded"})
+        self.notifier.ready(summary_line(self))
         return True
 
     # -- internals ---------------------------------------------------------------------
+
+    def _summary(self) -> str:
+        return summary_line(self)
 
     async def _escalate(self, actor: str, reason: str) -> None:
         for hook in self.escalation_hooks:
@@ -160,11 +216,13 @@ class Daemon:
         interval = self.settings.daemon.heartbeat_interval_s
         while True:
             await self.clock.sleep(interval)
+            gate: SafetyGate | None = self.resources.get(SafetyGate)
+            safe = gate.snapshot() if gate is not None else None
             self.events.publish_nowait(
                 Heartbeat(
                     uptime_s=round(time.monotonic() - self.started_monotonic, 3),
-                    mode="running",
-                    killed=False,
+                    mode=str(safe.mode) if safe is not None else "running",
+                    killed=safe.killed if safe is not None else False,
                     ts=self.clock.now_ns(),
                 )
             )

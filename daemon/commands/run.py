@@ -54,6 +54,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _run(settings: Settings, config_path: str) -> int:
     from daemon.runtime import Daemon
+    from daemon.sdnotify import SdNotifier
 
-    daemon = Daemon(settings, reload_loader=partial(load_settings, config_path))
+    daemon = Daemon(
+        settings,
+        reload_loader=partial(load_settings, config_path),
+        serve_control=True,
+        notifier=SdNotifier.from_env(),
+    )
     return int(await daemon.run())

@@ -1,0 +1,322 @@
+"""Commands served by an owner actor: the handler sends the owner a message or calls
+its request/reply service, so the owner's state is only touched in the owner's loop.
+
+A command is bound only when its owner is among the daemon's actors; while the owner
+is disabled or failed it is answered ``unavailable``, naming the actor.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from daemon import names
+from daemon.control._commands import (
+    CancelArgs,
+    CloseArgs,
+    FlattenArgs,
+    KillArgs,
+    NoArgs,
+    QueryArgs,
+    ReasonArgs,
+    ResetKillArgs,
+    SignalArgs,
+)
+from daemon.control._protocol import CommandError, ErrorCode
+from daemon.control._registry import Call, ControlRegistry
+from daemon.messages import (
+    ActorState,
+    CancelAllOrders,
+    ExitReason,
+    FlattenAll,
+    Signal,
+    SignalVerdict,
+    TradingMode,
+)
+from daemon.messages.codec import to_builtins
+
+if TYPE_CHECKING:
+    from daemon.runtime import Daemon
+    from daemon.safety.api import SafetyReply
+
+SAFETY_ACTOR = "safety"
+GUARD_ACTOR = "signal_guard"
+LIFECYCLE_ACTOR = "lifecycle"
+ORCHESTRATOR_ACTOR = "orchestrator"
+RECONCILER_ACTOR = "reconciler"
+BROKER_ACTOR = "broker"
+
+_GONE = (ActorState.DISABLED, ActorState.FAILED, ActorState.STOPPED)
+
+
+def has_actor(daemon: Daemon, actor: str) -> bool:
+    """True when ``actor`` is one of the daemon's supervised actors."""
+    sup = daemon.supervisor
+    return sup is not None and actor in sup.records
+
+
+def require_actor(daemon: Daemon, actor: str) -> None:
+    """Raise ``unavailable`` unless ``actor`` is present and not disabled/failed/stopped."""
+    sup = daemon.supervisor
+    rec = sup.records.get(actor) if sup is not None else None
+    if rec is None:
+        raise CommandError(
+            ErrorCode.UNAVAILABLE, f"actor {actor} is not running in this daemon (not enabled)"
+        )
+    if rec.state in _GONE:
+        raise CommandError(
+            ErrorCode.UNAVAILABLE,
+            f"actor {actor} is {rec.state}"
+            + (f" after: {rec.last_error}" if rec.last_error else ""),
+        )
+
+
+def install_owner_commands(daemon: Daemon, registry: ControlRegistry) -> list[str]:
+    """Bind every command whose owner is among the daemon's actors; returns their names."""
+    bound: list[str] = []
+    if has_actor(daemon, SAFETY_ACTOR):
+        _install_safety(daemon, registry)
+        bound += ["start", "stop", "pause", "resume", "kill", "reset-kill"]
+    if has_actor(daemon, GUARD_ACTOR):
+        _install_signal(daemon, registry)
+        bound.append("signal")
+    if has_actor(daemon, LIFECYCLE_ACTOR):
+        _install_lifecycle(daemon, registry)
+        bound += ["flatten", "close"]
+    if has_actor(daemon, ORCHESTRATOR_ACTOR):
+        _install_orchestrator(daemon, registry)
+        bound.append("cancel")
+    if has_actor(daemon, BROKER_ACTOR):
+        _install_broker_queries(daemon, registry)
+        bound += ["positions", "orders", "account"]
+    return bound
+
+
+# -- safety: trading mode and kill switch --------------------------------------------
+
+
+def _install_safety(daemon: Daemon, registry: ControlRegistry) -> None:
+    from daemon.safety.api import EngageKill, GetSafety, ReplyCode, ResetKill, SetMode
+
+    service = daemon.bus.service(names.SAFETY)
+
+    async def ask(request: Any) -> SafetyReply:
+        require_actor(daemon, SAFETY_ACTOR)
+        reply: SafetyReply = await service.call(request)
+        if not reply.ok:
+            code = {
+                ReplyCode.REASON_REQUIRED: ErrorCode.BAD_ARGS,
+                ReplyCode.CONDITIONS_HOLD: ErrorCode.REFUSED,
+            }.get(reply.code, ErrorCode.INTERNAL)
+            detail = f" (conditions: {'; '.join(reply.conditions)})" if reply.conditions else ""
+            raise CommandError(code, f"{reply.code}: {reply.message}{detail}")
+        return reply
+
+    def answer(reply: SafetyReply) -> dict[str, Any]:
+        snap = reply.snapshot
+        return {
+            "changed": reply.changed,
+            "message": reply.message,
+            "mode": str(snap.mode),
+            "killed": snap.killed,
+            "conditions": list(reply.conditions),
+            "safety": to_builtins(snap),
+        }
+
+    def reason_of(call: Call, args: ReasonArgs) -> str:
+        return args.reason or f"{call.cmd} via the admin socket (no reason given)"
+
+    async def set_mode(call: Call, args: ReasonArgs, mode: TradingMode) -> dict[str, Any]:
+        reply = await ask(SetMode(mode=mode, reason=reason_of(call, args), by=call.peer.label))
+        return answer(reply)
+
+    async def start(call: Call, args: ReasonArgs) -> Any:
+        return await set_mode(call, args, TradingMode.RUNNING)
+
+    async def stop(call: Call, args: ReasonArgs) -> Any:
+        result = await set_mode(call, args, TradingMode.STOPPED)
+        # Stopping keeps exits working; only entry orders still working are cancelled.
+        if has_actor(daemon, ORCHESTRATOR_ACTOR):
+            await daemon.bus.channel(names.ORCHESTRATOR_CONTROL).send(
+                CancelAllOrders(
+                    reason=f"trading stopped: {reason_of(call, args)}",
+                    entries_only=True,
+                    ts=daemon.clock.now_ns(),
+                )
+            )
+            result["cancelled_entries"] = True
+        return result
+
+    async def pause(call: Call, args: ReasonArgs) -> Any:
+        return await set_mode(call, args, TradingMode.PAUSED)
+
+    async def resume(call: Call, args: ReasonArgs) -> Any:
+        current = await ask(GetSafety())
+        if current.snapshot.mode is not TradingMode.PAUSED:
+            raise CommandError(
+                ErrorCode.REFUSED,
+                f"trading is not paused (mode is {current.snapshot.mode}); use start",
+            )
+        return await set_mode(call, args, TradingMode.RUNNING)
+
+    async def kill(call: Call, args: KillArgs) -> Any:
+        reply = await ask(EngageKill(reason=args.reason, by=call.peer.label, flatten=args.flatten))
+        return answer(reply)
+
+    async def reset_kill(call: Call, args: ResetKillArgs) -> Any:
+        reply = await ask(ResetKill(reason=args.reason, by=call.peer.label, force=args.force))
+        return answer(reply)
+
+    registry.register("start", start)
+    registry.register("stop", stop)
+    registry.register("pause", pause)
+    registry.register("resume", resume)
+    registry.register("kill", kill)
+    registry.register("reset-kill", reset_kill)
+
+
+# -- signal guard: manual signals ------------------------------------------------------
+
+
+def _install_signal(daemon: Daemon, registry: ControlRegistry) -> None:
+    inbox = daemon.bus.channel(names.SIGNALS_IN)
+
+    async def signal(call: Call, args: SignalArgs) -> Any:
+        require_actor(daemon, GUARD_ACTOR)
+        now = daemon.clock.now_ns()
+        sig = Signal(
+            signal_id=args.signal_id or f"ctl-{call.peer.uid}-{now}",
+            source=args.source,
+            symbol=args.symbol,
+            side=args.side,
+            trade_type=args.trade_type,
+            conviction=args.conviction,
+            entry_price=args.entry_price,
+            stop_price=args.stop_price,
+            target_price=args.target_price,
+            created_ns=now,
+            is_exit=args.is_exit,
+            note=args.note or f"manual signal from {call.peer.label}",
+        )
+        if args.wait_s <= 0:
+            await inbox.send(sig)
+            return {"signal_id": sig.signal_id, "submitted": True, "verdict": None}
+        topic = daemon.events
+        # Subscribed before sending, so the verdict cannot slip past us.
+        sub = topic.subscribe(
+            f"control.signal.{sig.signal_id}", types=(SignalVerdict,), lossless=False, capacity=256
+        )
+        verdict: SignalVerdict | None = None
+        try:
+            await inbox.send(sig)
+            with anyio.move_on_after(args.wait_s):
+                while verdict is None:
+                    for v in await sub.receive_batch(64):
+                        if v.signal.signal_id == sig.signal_id and v.signal.source == sig.source:
+                            verdict = v
+                            break
+        finally:
+            topic.unsubscribe(sub)
+            sub.channel.close()
+        return {
+            "signal_id": sig.signal_id,
+            "submitted": True,
+            "verdict": None
+            if verdict is None
+            else {
+                "accepted": verdict.accepted,
+                "reason": verdict.reason,
+                "detail": verdict.detail,
+                "stage": verdict.stage,
+            },
+        }
+
+    registry.register("signal", signal)
+
+
+# -- lifecycle monitor: flatten and close ----------------------------------------------
+
+
+def _install_lifecycle(daemon: Daemon, registry: ControlRegistry) -> None:
+    channel = daemon.bus.channel(names.LIFECYCLE_CONTROL)
+
+    async def send(call: Call, symbol: str, reason: str) -> dict[str, Any]:
+        require_actor(daemon, LIFECYCLE_ACTOR)
+        text = reason or f"{call.cmd} via the admin socket"
+        await channel.send(
+            FlattenAll(
+                reason=f"{text} (by {call.peer.label})",
+                symbol=symbol,
+                exit_reason=ExitReason.OPERATOR,
+                ts=daemon.clock.now_ns(),
+            )
+        )
+        return {"requested": "flatten", "symbol": symbol or "all"}
+
+    async def flatten(call: Call, args: FlattenArgs) -> Any:
+        symbol = "" if args.symbol.lower() in ("", "all") else args.symbol
+        return await send(call, symbol, args.reason)
+
+    async def close(call: Call, args: CloseArgs) -> Any:
+        return await send(call, args.symbol, args.reason)
+
+    registry.register("flatten", flatten)
+    registry.register("close", close)
+
+
+# -- orchestrator: cancel ----------------------------------------------------------------
+
+
+def _install_orchestrator(daemon: Daemon, registry: ControlRegistry) -> None:
+    channel = daemon.bus.channel(names.ORCHESTRATOR_CONTROL)
+
+    async def cancel(call: Call, args: CancelArgs) -> Any:
+        require_actor(daemon, ORCHESTRATOR_ACTOR)
+        if args.order.lower() != "all":
+            raise CommandError(
+                ErrorCode.UNAVAILABLE,
+                "cancelling one order by id is not served yet: the orchestrator takes only "
+                "CancelAllOrders on its control channel; use `cancel all --symbol SYMBOL`",
+            )
+        text = args.reason or "cancel via the admin socket"
+        await channel.send(
+            CancelAllOrders(
+                reason=f"{text} (by {call.peer.label})",
+                entries_only=args.entries_only,
+                symbol=args.symbol,
+                ts=daemon.clock.now_ns(),
+            )
+        )
+        return {"requested": "cancel", "order": "all", "symbol": args.symbol or "all"}
+
+    registry.register("cancel", cancel)
+
+
+# -- broker: positions, orders and account as the broker reports them ------------------
+
+
+def _install_broker_queries(daemon: Daemon, registry: ControlRegistry) -> None:
+    # The query messages belong to the broker package; imported here, only when a broker
+    # actor runs, so the daemon package does not depend on actors/ otherwise.
+    from actors.broker.queries import BrokerClient
+
+    client = BrokerClient(daemon.bus)
+
+    async def positions(call: Call, args: QueryArgs) -> Any:
+        require_actor(daemon, BROKER_ACTOR)
+        rows = await client.positions()
+        return [p for p in rows if not args.symbol or p.symbol == args.symbol]
+
+    async def orders(call: Call, args: QueryArgs) -> Any:
+        require_actor(daemon, BROKER_ACTOR)
+        rows = await client.open_orders()
+        return [o for o in rows if not args.symbol or o.symbol == args.symbol]
+
+    async def account(call: Call, args: NoArgs) -> Any:
+        require_actor(daemon, BROKER_ACTOR)
+        return await client.account()
+
+    registry.register("positions", positions)
+    registry.register("orders", orders)
+    registry.register("account", account)
