@@ -52,6 +52,8 @@ class RedisMarketSettings(Section, frozen=True, kw_only=True):
     """``[redis.market]``: ticks and bars from pub/sub channels and/or a stream."""
 
     enabled: bool = True
+    pubsub_enabled: bool = True
+    """Subscribe to ``channels``; turn off to read only the stream."""
     channels: list[str] = []
     """Channels to subscribe; entries with ``*``, ``?`` or ``[`` are patterns. Empty means
     ``<prefix>:<account>:market`` and ``<prefix>:<account>:market:*``."""

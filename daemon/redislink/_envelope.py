@@ -14,8 +14,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
-from typing import final
+from typing import Any, final
 
 import msgspec
 
@@ -39,10 +38,15 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
 _envelope_decoder = msgspec.json.Decoder(Envelope)
 
 
-@cache
-def kind_of(cls: type) -> str:
+_kinds: dict[type[Any], str] = {}
+
+
+def kind_of(cls: type[Any]) -> str:
     """The event kind of a message class: its name in snake case (``Fill`` → ``fill``)."""
-    return _CAMEL.sub("_", cls.__name__).lower()
+    kind = _kinds.get(cls)
+    if kind is None:
+        kind = _kinds[cls] = _CAMEL.sub("_", cls.__name__).lower()
+    return kind
 
 
 @final

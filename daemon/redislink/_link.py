@@ -70,21 +70,23 @@ class RedisLink:
             seed=seed,
         )
         self.healthy: bool | None = None
+        self.settled = anyio.Event()
+        """Set once the first attempt is over: the body called :meth:`ready`, or it failed."""
         self.connects = 0
         self.failures = 0
         self.last_error = ""
         self.progress = Progress()
 
-    async def run(
-        self,
-        body: Callable[[Redis], Awaitable[None]],
-        *,
-        on_attempt: Callable[[], None] | None = None,
-    ) -> None:
+    def ready(self) -> None:
+        """Called by the body once it is set up (subscribed, group created...)."""
+        self.settled.set()
+
+    async def run(self, body: Callable[[Redis], Awaitable[None]]) -> None:
         """Run ``body(client)`` until it returns, reconnecting whenever Redis goes away.
 
-        ``on_attempt`` is called after each connection attempt, good or bad (the caller
-        uses the first to report itself ready without waiting for Redis).
+        The body calls :meth:`ready` once set up; :attr:`settled` is then set, or as soon
+        as the first attempt fails, so an actor can report itself ready without waiting
+        for Redis to come back.
         """
         while True:
             client = create_client(self.settings)
@@ -94,8 +96,6 @@ class RedisLink:
                 self.connects += 1
                 self.backoff.reset()
                 await self._report(True, "")
-                if on_attempt is not None:
-                    on_attempt()
                 await body(client)
                 return
             except Exception as exc:
@@ -108,8 +108,7 @@ class RedisLink:
                     await _close_quietly(client)
             self.failures += 1
             await self._report(False, error)
-            if on_attempt is not None:
-                on_attempt()
+            self.settled.set()
             await self.clock.sleep(self.backoff.next_delay())
 
     async def _report(self, healthy: bool, error: str) -> None:

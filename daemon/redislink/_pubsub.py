@@ -9,6 +9,7 @@ caller's :class:`~daemon.redislink.RedisLink` reconnects.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, final
 
 from redis.asyncio.client import PubSub
@@ -17,30 +18,46 @@ from daemon.redislink._errors import RedisUnavailable
 from daemon.redislink._keys import is_pattern
 
 _DATA_TYPES = frozenset({"message", "pmessage"})
+_CONFIRMATIONS = frozenset({"subscribe", "psubscribe"})
 
 
 @final
 class Subscriber:
     """Channels and patterns on one connection; yields ``(channel, data)`` pairs."""
 
-    __slots__ = ("_awaiting_pong", "_ps", "idle_s")
+    __slots__ = ("_awaiting_pong", "_early", "_ps", "idle_s")
 
     def __init__(self, ps: PubSub, idle_s: float) -> None:
         self._ps = ps
         self.idle_s = idle_s
         self._awaiting_pong = False
+        self._early: deque[tuple[bytes, bytes]] = deque()
 
     async def subscribe(self, names: tuple[str, ...] | list[str]) -> None:
-        """Subscribe to each name; names with glob characters are patterns."""
+        """Subscribe to each name (glob characters make a pattern) and wait until the
+        server confirms, so that anything published from then on is received."""
         channels = [n for n in names if not is_pattern(n)]
         patterns = [n for n in names if is_pattern(n)]
         if channels:
             await self._ps.subscribe(*channels)
         if patterns:
             await self._ps.psubscribe(*patterns)
+        unconfirmed = len(channels) + len(patterns)
+        while unconfirmed:
+            msg = await self._ps.get_message(timeout=self.idle_s)
+            if msg is None:
+                raise RedisUnavailable(f"subscription not confirmed within {self.idle_s:g}s")
+            if msg.get("type") in _CONFIRMATIONS:
+                unconfirmed -= 1
+                continue
+            item = _data(msg)
+            if item is not None:
+                self._early.append(item)
 
     async def receive(self) -> tuple[bytes, bytes]:
         """Wait for the next published message."""
+        if self._early:
+            return self._early.popleft()
         while True:
             msg = await self._ps.get_message(timeout=self.idle_s)
             if msg is None:
@@ -59,6 +76,8 @@ class Subscriber:
     async def receive_ready(self, max_items: int) -> list[tuple[bytes, bytes]]:
         """Messages already received, without waiting (up to ``max_items``)."""
         out: list[tuple[bytes, bytes]] = []
+        while self._early and len(out) < max_items:
+            out.append(self._early.popleft())
         while len(out) < max_items:
             msg = await self._ps.get_message(timeout=0)
             if msg is None:

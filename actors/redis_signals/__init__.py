@@ -1,0 +1,22 @@
+"""Redis signal ingest: a Stream through a consumer group, plus a pub/sub channel.
+
+Decoded signals go to the signal guard (``guard.in``); stream entries are acknowledged
+after the guard's verdict. Enabled when ``redis.url`` is set. See docs/redis.md.
+"""
+
+from actors.redis_signals._actor import RedisSignalIngest as RedisSignalIngest
+from actors.redis_signals._actor import SignalIngestStats as SignalIngestStats
+from daemon.actor import ActorDefinition
+
+DEFINITION = ActorDefinition(
+    name="redis_signals",
+    factory=RedisSignalIngest,
+    description="signals from a Redis stream (consumer group) and a pub/sub channel",
+    core=False,
+    enabled_when=lambda settings: (
+        bool(settings.redis.url)
+        and (settings.redis.signals.stream_enabled or settings.redis.signals.pubsub_enabled)
+    ),
+)
+
+__all__ = ("DEFINITION", "RedisSignalIngest", "SignalIngestStats")

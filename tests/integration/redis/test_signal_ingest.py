@@ -1,0 +1,149 @@
+"""Signal ingest from the real Redis: stream + consumer group, pub/sub, dead letters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import msgspec
+import pytest
+from redis.asyncio import Redis
+
+from actors.redis_signals import RedisSignalIngest
+from actors.signal_guard import SignalGuard
+from daemon import names
+from daemon.bus import Bus
+from daemon.clock import SimClock
+from daemon.messages import Signal, SignalVerdict
+from daemon.messages.codec import encode_json
+from daemon.redislink import RedisKeys
+from tests.integration.redis._support import make_settings, start
+
+pytestmark = pytest.mark.redis
+
+
+def signal(clock: SimClock, n: int, **kw: Any) -> Signal:
+    fields: dict[str, Any] = {
+        "signal_id": f"sig-{n}",
+        "source": "test",
+        "symbol": f"SYM{n}",
+        "side": "buy",
+        "created_ns": clock.now_ns(),
+        **kw,
+    }
+    return msgspec.convert(fields, Signal)
+
+
+async def pending(client: Redis, keys: RedisKeys) -> int:
+    info = await client.xpending(keys.signal_stream, keys.group)
+    return int(info["pending"])
+
+
+async def test_stream_signal_reaches_the_guard_and_is_acked_after_its_verdict(
+    redis_url: str, prefix: str, redis_client: Redis
+) -> None:
+    clock = SimClock()
+    bus = Bus(default_capacity=1024)
+    settings = make_settings(redis_url, prefix, redis={"signals": {"consumer": "c1"}})
+    keys = RedisKeys.from_settings(settings)
+    verdicts = bus.topic(names.EVENTS).subscribe("test", types=(SignalVerdict,))
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            ingest, _ = await start(tg, RedisSignalIngest, "redis_signals", settings, clock, bus)
+            await redis_client.xadd(keys.signal_stream, {"data": encode_json(signal(clock, 1))})
+            await ingest.progress.wait_for(lambda: ingest.stats.forwarded == 1)
+
+            # Forwarded to the guard's channel, but no verdict yet: still pending in Redis.
+            assert bus.channel(names.SIGNALS_IN).depth() == 1
+            assert await pending(redis_client, keys) == 1
+            assert ingest.stats.acked == 0
+
+            await start(tg, SignalGuard, "signal_guard", settings, clock, bus)
+            verdict = await verdicts.receive()
+            assert verdict.accepted, verdict
+            assert verdict.signal.signal_id == "sig-1"
+            assert verdict.signal.received_ns == clock.now_ns()
+            await ingest.progress.wait_for(lambda: ingest.stats.acked == 1)
+            assert await pending(redis_client, keys) == 0
+            assert bus.channel(names.ORCHESTRATOR_IN).depth() == 1
+            tg.cancel_scope.cancel()
+
+
+async def test_crash_before_ack_redelivers_and_the_guard_keeps_it_from_trading_twice(
+    redis_url: str, prefix: str, redis_client: Redis
+) -> None:
+    clock = SimClock()
+    bus = Bus(default_capacity=1024)
+    settings = make_settings(redis_url, prefix, redis={"signals": {"consumer": "c1"}})
+    keys = RedisKeys.from_settings(settings)
+    verdicts = bus.topic(names.EVENTS).subscribe("test", types=(SignalVerdict,))
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            first, host = await start(tg, RedisSignalIngest, "redis_signals", settings, clock, bus)
+            await redis_client.xadd(keys.signal_stream, {"data": encode_json(signal(clock, 7))})
+            await first.progress.wait_for(lambda: first.stats.forwarded == 1)
+            await host.kill()  # crashes with the signal handed over but not acknowledged
+            assert await pending(redis_client, keys) == 1
+
+            await start(tg, SignalGuard, "signal_guard", settings, clock, bus)
+            assert (await verdicts.receive()).accepted
+
+            second, _ = await start(tg, RedisSignalIngest, "redis_signals", settings, clock, bus)
+            await second.progress.wait_for(lambda: second.stats.acked == 1)
+            again = await verdicts.receive()
+            assert second.stats.reclaimed == 1
+            assert not again.accepted
+            assert again.reason == "duplicate_id"
+            assert again.signal.signal_id == "sig-7"
+            assert await pending(redis_client, keys) == 0
+            # Traded once: exactly one accepted signal went on to the orchestrator.
+            assert bus.channel(names.ORCHESTRATOR_IN).depth() == 1
+            tg.cancel_scope.cancel()
+
+
+async def test_entries_left_pending_by_a_dead_consumer_are_claimed(
+    redis_url: str, prefix: str, redis_client: Redis
+) -> None:
+    clock = SimClock()
+    bus = Bus(default_capacity=1024)
+    settings = make_settings(redis_url, prefix, redis={"signals": {"consumer": "alive"}})
+    keys = RedisKeys.from_settings(settings)
+    await redis_client.xgroup_create(keys.signal_stream, keys.group, id="$", mkstream=True)
+    eid = await redis_client.xadd(keys.signal_stream, {"data": encode_json(signal(clock, 3))})
+    await redis_client.xreadgroup(keys.group, "dead", {keys.signal_stream: ">"}, count=10)
+    # Age the dead consumer's entry past claim_idle_s (60 s) instead of waiting for it.
+    await redis_client.xclaim(
+        keys.signal_stream, keys.group, "dead", 0, [eid], idle=120_000, justid=True
+    )
+    verdicts = bus.topic(names.EVENTS).subscribe("test", types=(SignalVerdict,))
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await start(tg, SignalGuard, "signal_guard", settings, clock, bus)
+            ingest, _ = await start(tg, RedisSignalIngest, "redis_signals", settings, clock, bus)
+            await ingest.progress.wait_for(lambda: ingest.stats.acked == 1)
+            assert ingest.stats.reclaimed == 1
+            assert (await verdicts.receive()).signal.signal_id == "sig-3"
+            assert await pending(redis_client, keys) == 0
+            tg.cancel_scope.cancel()
+
+
+async def test_pubsub_signals_are_forwarded(
+    redis_url: str, prefix: str, redis_client: Redis
+) -> None:
+    clock = SimClock()
+    bus = Bus(default_capacity=1024)
+    settings = make_settings(redis_url, prefix, redis={"signals": {"stream_enabled": False}})
+    keys = RedisKeys.from_settings(settings)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            ingest, _ = await start(tg, RedisSignalIngest, "redis_signals", settings, clock, bus)
+            # The subscription is live once the actor is ready: PUBLISH reaches it.
+            receivers = await redis_client.publish(
+                keys.signal_channel, encode_json(signal(clock, 5))
+            )
+            assert receivers == 1
+            got = await bus.channel(names.SIGNALS_IN).receive()
+            assert isinstance(got, Signal)
+            assert got.signal_id == "sig-5"
+            assert ingest.stats.pubsub_received == 1
+            tg.cancel_scope.cancel()
