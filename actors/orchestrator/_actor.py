@@ -1,0 +1,194 @@
+"""The orchestrator actor: wires the pipeline and execution to their bus endpoints."""
+
+from __future__ import annotations
+
+from typing import Any, final
+
+import anyio
+from anyio import WouldBlock
+from anyio.abc import TaskStatus
+
+from actors.orchestrator._execution import Execution
+from actors.orchestrator._pipeline import EntryPipeline
+from config.settings import Settings
+from daemon import names
+from daemon.actor import Actor, ActorContext
+from daemon.bus import Subscription
+from daemon.messages import (
+    Alert,
+    Bar,
+    CancelAllOrders,
+    ExitIntent,
+    MarketBatch,
+    RegimeUpdate,
+    Severity,
+    SignalVerdict,
+    SourceWeights,
+    Tick,
+)
+from daemon.safety import SafetyGate
+
+
+@final
+class Orchestrator(Actor):
+    """Runs the nine stages for every accepted signal; executes exits; keeps the books.
+
+    Inputs: ``orchestrator.in`` (guard verdicts), ``orchestrator.exits`` (ExitIntent),
+    ``orchestrator.broker`` (OrderUpdate/Fill), ``orchestrator.control``
+    (CancelAllOrders), ``events`` (RegimeUpdate, SourceWeights) and ``market`` (marks
+    and ADX bars). Each input has its own task; they share state safely because the
+    actor runs on one event loop and every state change between two awaits is whole.
+    """
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        s = ctx.settings
+        bus = self.bus
+        self.safety: SafetyGate | None = ctx.maybe_resource(SafetyGate)  # type: ignore[type-abstract]
+        self.execution = Execution(s, clock=self.clock, bus=bus, safety=self.safety, log=self.log)
+        self.pipeline = EntryPipeline(
+            s,
+            clock=self.clock,
+            events=bus.topic(names.EVENTS),
+            risk=bus.service(names.RISK),
+            execution=self.execution,
+            safety=self.safety,
+        )
+        self.inbox = bus.channel(names.ORCHESTRATOR_IN)
+        self.exits = bus.channel(names.ORCHESTRATOR_EXITS)
+        self.broker_events = bus.channel(names.ORCHESTRATOR_BROKER)
+        self.control = bus.channel(names.ORCHESTRATOR_CONTROL)
+        self.event_sub: Subscription[Any] = bus.topic(names.EVENTS).subscribe(
+            "orchestrator", types=(RegimeUpdate, SourceWeights)
+        )
+        self.market_sub: Subscription[Any] = bus.topic(names.MARKET).subscribe(
+            "orchestrator", types=(Bar, Tick, MarketBatch)
+        )
+        self._adx_interval = s.orchestrator.strategy.bar_interval_s
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve every input until cancelled."""
+        if self.safety is None:
+            self.log.error(
+                "no safety gate installed: entries are refused, exits still go out",
+                extra={"event": "safety_gate_missing"},
+            )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._broker_loop)
+            tg.start_soon(self._exit_loop)
+            tg.start_soon(self._control_loop)
+            tg.start_soon(self._event_loop)
+            tg.start_soon(self._market_loop)
+            tg.start_soon(self.execution.run_timers)
+            tg.start_soon(self.execution.run_resolver)
+            task_status.started()
+            await self._signal_loop()
+
+    async def _signal_loop(self) -> None:
+        pipeline = self.pipeline
+        while True:
+            batch: list[Any] = await self.next_batch(self.inbox)
+            # Regime and weights published before these signals apply to them.
+            self._drain_events()
+            for item in batch:
+                if not isinstance(item, SignalVerdict):
+                    await self._bad_input(names.ORCHESTRATOR_IN, item)
+                    continue
+                try:
+                    await pipeline.handle(item)
+                except Exception as exc:  # one bad signal must not stop the pipeline
+                    self.log.exception(
+                        "signal failed in the pipeline",
+                        extra={"event": "pipeline_error", "signal_id": item.signal.signal_id},
+                    )
+                    await self._alert("pipeline_error", f"signal {item.signal.signal_id}: {exc!r}")
+
+    async def _broker_loop(self) -> None:
+        ex = self.execution
+        while True:
+            batch = await self.broker_events.receive_batch()
+            await ex.on_broker_events(batch)
+
+    async def _exit_loop(self) -> None:
+        while True:
+            for item in await self.exits.receive_batch():
+                if not isinstance(item, ExitIntent):
+                    await self._bad_input(names.ORCHESTRATOR_EXITS, item)
+                    continue
+                try:
+                    why = await self.pipeline.submit_exit(item)
+                except Exception as exc:
+                    self.log.exception("exit failed", extra={"event": "exit_error"})
+                    await self._alert("exit_error", f"exit {item.exit_id}: {exc!r}")
+                    continue
+                if why is not None:
+                    self.log.info(
+                        "exit not sent",
+                        extra={"event": "exit_skipped", "exit_id": item.exit_id, "why": why},
+                    )
+
+    async def _control_loop(self) -> None:
+        while True:
+            for item in await self.control.receive_batch():
+                if isinstance(item, CancelAllOrders):
+                    n = await self.execution.cancel_all(item)
+                    self.log.info(
+                        "cancel all orders",
+                        extra={"event": "cancel_all", "orders": n, "reason": item.reason},
+                    )
+                else:
+                    await self._bad_input(names.ORCHESTRATOR_CONTROL, item)
+
+    async def _event_loop(self) -> None:
+        on_event = self.pipeline.on_event
+        while True:
+            for ev in await self.event_sub.receive_batch():
+                on_event(ev)
+
+    def _drain_events(self) -> None:
+        ch = self.event_sub.channel
+        on_event = self.pipeline.on_event
+        try:
+            while True:
+                on_event(ch.receive_nowait())
+        except WouldBlock:
+            pass
+
+    async def _market_loop(self) -> None:
+        while True:
+            for item in await self.market_sub.receive_batch():
+                if isinstance(item, MarketBatch):
+                    for x in item.items:
+                        await self._on_market(x)
+                else:
+                    await self._on_market(item)
+
+    async def _on_market(self, item: Tick | Bar) -> None:
+        if isinstance(item, Bar):
+            await self.execution.on_mark(item.symbol, item.close)
+            if item.interval_s == self._adx_interval:
+                self.pipeline.adx.update(item.symbol, item.high, item.low, item.close)
+        else:
+            await self.execution.on_mark(item.symbol, item.price)
+
+    async def _bad_input(self, where: str, item: object) -> None:
+        await self._alert("bad_input", f"{where}: unexpected {type(item).__name__}")
+
+    async def _alert(self, code: str, text: str) -> None:
+        now = self.clock.now_ns()
+        await self.bus.topic(names.EVENTS).publish(
+            Alert(
+                alert_id=f"orchestrator-{code}-{now}",
+                severity=Severity.ERROR,
+                code=code,
+                text=text,
+                ts=now,
+            )
+        )
+
+    async def on_reload(self, settings: Settings) -> None:
+        """Take new settings; working orders, books and fusion memory are kept."""
+        await super().on_reload(settings)
+        self.execution.configure(settings)
+        self.pipeline.configure(settings)
+        self._adx_interval = settings.orchestrator.strategy.bar_interval_s
