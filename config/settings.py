@@ -11,6 +11,7 @@ from config.sections.guard import GuardSettings
 from config.sections.orchestrator import OrchestratorSettings
 from config.sections.redis import RedisSettings
 from config.sections.risk import RiskSettings
+from config.sections.safety import SafetySettings
 from config.sections.sizing import SizingSettings
 from config.sections.storage import StorageSettings
 from config.sections.supervisor import ActorsSettings
@@ -24,6 +25,7 @@ class Settings(Section, frozen=True, kw_only=True):
     redis: RedisSettings = RedisSettings()
     broker: BrokerSettings = BrokerSettings()
     risk: RiskSettings = RiskSettings()
+    safety: SafetySettings = SafetySettings()
     guard: GuardSettings = GuardSettings()
     orchestrator: OrchestratorSettings = OrchestratorSettings()
     sizing: SizingSettings = SizingSettings()

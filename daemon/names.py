@@ -30,3 +30,6 @@ RISK = "risk"
 """Service: RiskRequest -> RiskDecision (the risk gate)."""
 LIFECYCLE_CONTROL = "lifecycle.control"
 """Channel: control requests to the lifecycle monitor (emergency close all)."""
+SAFETY = "safety"
+"""Service: kill switch and trading mode commands (EngageKill, ResetKill, SetMode,
+GetSafety -> SafetyReply), served by the safety actor; see daemon.safety.api."""

@@ -42,6 +42,13 @@ class SafetySnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """ISO dates of recent day trades (the PDT ledger), oldest first."""
     writable: bool = True
     """False after a failed write: new risk is halted until a write succeeds."""
+    write_error: str = ""
+    """Why the last write failed (empty while writable)."""
+    mode_reason: str = ""
+    breaker_trips: int = 0
+    """Times the circuit breaker tripped in the current trading day."""
+    seq: int = 0
+    """Sequence number of the state this snapshot shows (grows with every change)."""
 
 
 @runtime_checkable
