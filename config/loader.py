@@ -125,7 +125,9 @@ def describe_error(message: str, raw: Mapping[str, Any], prefix: str = "") -> st
         return f"{_join(parts)}: required key is missing"
     expected = _expected_for(parts)
     got = _lookup(raw, parts)
-    if expected is None:
+    # A table that has the right shape but fails its section's own check (__post_init__):
+    # msgspec's message is that check's explanation, so pass it on.
+    if expected is None or isinstance(got, dict):
         return f"{_join(parts)}: {body[0].lower() + body[1:] if body else 'invalid value'}"
     return f"{_join(parts)}: expected {expected}, got {_show(got)}"
 
