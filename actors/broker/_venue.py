@@ -156,13 +156,16 @@ class Venue:
 
     # -- requests -------------------------------------------------------------------------
 
-    def submit(self, intent: OrderIntent, now: int) -> BrokerOrder:
-        """Take an order; it is acknowledged (or rejected) after the ack latency."""
+    def submit(self, intent: OrderIntent, now: int) -> _Order:
+        """Take an order; it is acknowledged (or rejected) after the ack latency.
+
+        Returns the venue's live record of it (``view()`` it after the timers ran).
+        """
         self.advance(now)
         existing = self.orders.get(intent.client_order_id)
         if existing is not None:
             self._update(existing, now, PaperReason.DUPLICATE_CLIENT_ORDER_ID)
-            return existing.view()
+            return existing
         order = _Order(intent, f"P{next(self._ids):09d}", now)
         f = self._faults
         if f is not None:
@@ -173,22 +176,9 @@ class Venue:
             partial = self._fault_rng.random() < f.partial_rate
             share = self._fault_rng.random()
             if lost:
-                return BrokerOrder(
-                    client_order_id=intent.client_order_id,
-                    broker_order_id="",
-                    symbol=intent.symbol,
-                    side=intent.side,
-                    qty=intent.qty,
-                    filled_qty=ZERO,
-                    status=OrderStatus.SUBMITTED,
-                    order_type=intent.order_type,
-                    limit_price=intent.limit_price,
-                    stop_price=intent.stop_price,
-                    tif=intent.tif,
-                    correlation_id=intent.correlation_id,
-                    purpose=intent.purpose,
-                    ts=now,
-                )
+                # Never reaches the venue: nothing is stored, nothing will be said.
+                order.broker_order_id = ""
+                return order
             if reject:
                 order.reason = PaperReason.FAULT_REJECT
             order.silent_ack = timeout
@@ -196,7 +186,7 @@ class Venue:
                 order.partial_cap = self.costs.lots(intent.qty * as_decimal(share))
         self.orders[intent.client_order_id] = order
         self._at(now + self._ack_ns, _Timer.ACK, order)
-        return order.view()
+        return order
 
     def cancel(self, client_order_id: str, now: int) -> BrokerOrder | None:
         """Ask for a cancel; it takes effect after the ack latency (fills may race it)."""

@@ -17,6 +17,7 @@ it; so is the market subscription (its buffered updates are not lost).
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, final
 
 import anyio
@@ -61,6 +62,27 @@ def broker_for(ctx: ActorContext) -> Broker:
     raise BrokerError(f"unknown broker kind {settings.kind!r}")  # pragma: no cover
 
 
+@final
+class Carry:
+    """Work taken off a channel but not yet finished, kept across restarts of the actor
+    (in the runtime's shared resources): commands not yet handled, events not yet
+    forwarded. A restart cut short in the middle of a batch loses nothing."""
+
+    __slots__ = ("commands", "events")
+
+    def __init__(self) -> None:
+        self.commands: deque[Any] = deque()
+        self.events: deque[Any] = deque()
+
+
+def carry_for(ctx: ActorContext) -> Carry:
+    """The actor's :class:`Carry`, created on first use and kept in the resources."""
+    carry = ctx.maybe_resource(Carry)
+    if carry is None:
+        carry = ctx.resources[Carry] = Carry()
+    return carry
+
+
 def market_subscription(topic: Topic[Any]) -> Subscription[Any]:
     """The broker's lossless subscription to market data (reused across restarts)."""
     wanted = f"{topic.name}->{MARKET_SUBSCRIBER}"
@@ -77,6 +99,7 @@ class BrokerActor(Actor):
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
         self.broker = broker_for(ctx)
+        self.carry = carry_for(ctx)
         bus = ctx.bus
         self.commands: Channel[Any] = bus.channel(names.BROKER_COMMANDS)
         self.out: Channel[Any] = bus.channel(names.ORCHESTRATOR_BROKER)
@@ -89,6 +112,7 @@ class BrokerActor(Actor):
         )
         self._busy = 0
         self._reconnect = anyio.Event()
+        self._announced: bool | None = None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Connect, serve commands, events, queries and market data until cancelled."""
@@ -106,22 +130,31 @@ class BrokerActor(Actor):
     # -- loops ---------------------------------------------------------------------------
 
     async def _serve_commands(self) -> None:
+        carry = self.carry.commands
         while True:
-            batch = await self._next(self.commands)
+            if not carry:
+                carry.extend(await self.commands.receive_batch())
+            self._start(len(carry))
             try:
-                for cmd in batch:
-                    await self._command(cmd)
+                while carry:
+                    # Dropped from the carry only once handled: a restart cut short
+                    # re-handles it, which is safe because submits are idempotent.
+                    await self._command(carry[0])
+                    carry.popleft()
             finally:
                 self._done()
 
     async def _forward_events(self) -> None:
+        carry = self.carry.events
         out = self.out
         while True:
-            events = await self.broker.next_events()
-            self._start()
+            if not carry:
+                carry.extend(await self.broker.next_events())
+            self._start(len(carry))
             try:
-                for event in events:
-                    await out.send(event)
+                while carry:
+                    await out.send(carry[0])
+                    carry.popleft()
             finally:
                 self._done()
 
@@ -219,6 +252,9 @@ class BrokerActor(Actor):
         try:
             await self.broker.connect()
         except BrokerError as exc:
+            self.log.warning(
+                "broker connect failed", extra={"event": "broker_connect_failed", "error": str(exc)}
+            )
             await self._status(False, f"connect failed: {exc}")
             return False
         await self._status(True, "connected")
@@ -240,6 +276,10 @@ class BrokerActor(Actor):
         return self.clock.now_ns()
 
     async def _status(self, connected: bool, detail: str) -> None:
+        """Publish a BrokerStatus when the connection state changes (not on every retry)."""
+        if self._announced is connected:
+            return
+        self._announced = connected
         await self.events.publish(
             BrokerStatus(
                 broker=self.broker.name,
@@ -251,7 +291,7 @@ class BrokerActor(Actor):
 
     # -- health: busy while any loop is working -----------------------------------------
 
-    async def _next(self, source: Channel[Any] | Subscription[Any]) -> list[Any]:
+    async def _next(self, source: Subscription[Any]) -> list[Any]:
         batch = await source.receive_batch()
         self._start(len(batch))
         return batch

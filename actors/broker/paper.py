@@ -103,8 +103,8 @@ class PaperBroker:
         self._require()
         order = self._venue.submit(intent, self._clock.now_ns())
         await self._pump()
-        # With zero ack latency the order was acknowledged inside this call.
-        return self._venue.order(intent.client_order_id) or order
+        # Viewed after the pump: with zero latency it was acknowledged (even filled) by now.
+        return order.view()
 
     async def cancel(self, client_order_id: str) -> BrokerOrder | None:
         """Ask for a cancel (confirmed by an OrderUpdate after the ack latency)."""
@@ -226,10 +226,20 @@ class PaperBroker:
         outbox = self._venue.outbox
         if outbox:
             # One flusher at a time (the lock is FIFO), so events leave in venue order
-            # even when a full channel makes a sender wait.
-            async with self._flush_lock:
+            # even when a full channel makes a sender wait. Uncontended, neither the lock
+            # nor the sends yield: no scheduler round trip on the hot path.
+            lock = self._flush_lock
+            try:
+                lock.acquire_nowait()
+            except anyio.WouldBlock:
+                await lock.acquire()
+            try:
                 while outbox:
-                    await self._events.send(outbox.popleft())
+                    # Dropped only once delivered, so a cancelled send loses nothing.
+                    await self._events.send(outbox[0])
+                    outbox.popleft()
+            finally:
+                lock.release()
         self._schedule()
 
     def _schedule(self) -> None:

@@ -22,7 +22,7 @@ ClockTime: TypeAlias = Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0
 
 
 class PaperSessionSettings(Section, frozen=True, kw_only=True):
-    """``[broker.paper.session]``: when the simulated venue is open.
+    """When the simulated venue is open.
 
     Off by default: the paper broker trades around the clock (replays of daily bars have
     timestamps at midnight). When ``enforce`` is on, orders that reach the venue outside
@@ -31,9 +31,13 @@ class PaperSessionSettings(Section, frozen=True, kw_only=True):
     """
 
     enforce: bool = False
+    """Reject orders outside the session and expire DAY orders at the close."""
     timezone: str = "America/New_York"
+    """IANA time zone of ``open`` and ``close``."""
     open: ClockTime = "09:30"
+    """Local opening time, ``HH:MM``."""
     close: ClockTime = "16:00"
+    """Local closing time, ``HH:MM`` (after ``open``)."""
     weekdays: tuple[Annotated[int, msgspec.Meta(ge=0, le=6)], ...] = (0, 1, 2, 3, 4)
     """Trading days, Monday = 0."""
 
@@ -47,13 +51,14 @@ class PaperSessionSettings(Section, frozen=True, kw_only=True):
 
 
 class PaperFaultSettings(Section, frozen=True, kw_only=True):
-    """``[broker.paper.faults]``: seeded misbehaviour for tests (off by default).
+    """Seeded misbehaviour for tests (off by default).
 
     Each rate is the probability, drawn per order (per event for duplicates) from a
     generator seeded with ``broker.seed``, that the fault hits.
     """
 
     enabled: bool = False
+    """Nothing below applies unless this is on."""
     reject_rate: Rate = 0.0
     """The venue rejects the order (reason ``fault_reject``)."""
     timeout_rate: Rate = 0.0
@@ -67,7 +72,7 @@ class PaperFaultSettings(Section, frozen=True, kw_only=True):
 
 
 class PaperBrokerSettings(Section, frozen=True, kw_only=True):
-    """``[broker.paper]``: the simulated venue's latency, costs and liquidity."""
+    """The paper broker: the simulated venue's latency, costs, liquidity and faults."""
 
     ack_latency_ms: NonNegFloat = 5.0
     """Submit to acknowledgement (or rejection); also the delay before a cancel acts."""
@@ -78,6 +83,7 @@ class PaperBrokerSettings(Section, frozen=True, kw_only=True):
     slippage_noise_bps: NonNegFloat = 2.0
     """Extra slippage drawn uniformly from [0, this] per fill (seeded), against the side."""
     commission_per_share: NonNegFloat = 0.005
+    """Commission per share (unit of quantity) filled."""
     commission_bps: NonNegFloat = 0.0
     """Commission as basis points of the filled notional (added to the per-share part)."""
     commission_min: NonNegFloat = 1.0
@@ -88,10 +94,14 @@ class PaperBrokerSettings(Section, frozen=True, kw_only=True):
     """Largest share of one bar's or tick's volume our orders may take (unknown volume:
     no limit)."""
     tick_size: PosFloat = 0.01
+    """Price grid: limit/stop prices round to the nearest tick, fill prices against the
+    order."""
     lot_size: PosFloat = 1.0
+    """Quantity grid: order quantities round down to whole lots (0 lots: rejected)."""
     use_quotes: bool = True
     """Buy at the ask and sell at the bid when a tick carries quotes."""
     allow_short: bool = True
+    """Orders that would leave a position short are rejected when off."""
     leverage: PosFloat = 1.0
     """Buying power = equity x leverage - gross exposure - exposure reserved by open orders."""
     event_capacity: PosInt = 65_536
@@ -106,6 +116,9 @@ class BrokerSettings(Section, frozen=True, kw_only=True):
     """Broker selection; each kind has its own sub-section."""
 
     kind: Literal["paper"] = "paper"
+    """Which venue: ``paper`` (the embedded simulator; real venues come as adapters)."""
     initial_cash: float = 100_000.0
+    """Starting cash of the paper account."""
     seed: int = 42
+    """Seed of every random draw (paper slippage noise and faults, restart jitter)."""
     paper: PaperBrokerSettings = PaperBrokerSettings()
