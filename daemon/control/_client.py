@@ -110,6 +110,8 @@ class ControlClient:
         self._next_id = 0
         self.last_result: Any = None
         """The final result of the last :meth:`stream`."""
+        self.stream_info: Any = None
+        """The opening line's ``stream`` member of the last :meth:`stream`."""
 
     def __enter__(self) -> ControlClient:
         self.connect()
@@ -169,7 +171,7 @@ class ControlClient:
         rid = self._send(cmd, args)
         while True:
             msg = self._read()
-            if "event" in msg:
+            if "event" in msg or "stream" in msg:
                 continue  # a stream line of a previous request; not ours
             return self._final(msg, rid)
 
@@ -178,8 +180,11 @@ class ControlClient:
         rid = self._send(cmd, args)
         while True:
             msg = self._read(wait_forever=True)
-            if "event" in msg and msg.get("id") == rid:
+            if msg.get("id") == rid and "event" in msg:
                 yield msg["event"]
+                continue
+            if msg.get("id") == rid and "stream" in msg:
+                self.stream_info = msg["stream"]
                 continue
             self.last_result = self._final(msg, rid)
             return

@@ -13,13 +13,14 @@ whenever the loop waits on socket I/O.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, final
 
 import anyio
 from anyio import BrokenResourceError, ClosedResourceError, EndOfStream
-from anyio.abc import ByteStream
+from anyio.abc import ByteStream, TaskGroup
 
 from config.sections.control import ControlSettings
 from daemon.control._protocol import (
@@ -31,6 +32,7 @@ from daemon.control._protocol import (
     encode_error,
     encode_ok,
     encode_stream,
+    encode_stream_start,
 )
 from daemon.control._registry import Call, Handler, Peer, StreamHandler
 from daemon.messages import ControlCommand
@@ -121,6 +123,7 @@ class _Stream:
         self._rid = request_id
         self._scopes: set[anyio.CancelScope] = set()
         self._reason = ""
+        self.task_group: TaskGroup | None = None
 
     @property
     def closed(self) -> bool:
@@ -136,6 +139,15 @@ class _Stream:
             for scope in self._scopes:
                 scope.cancel()
 
+    def close_on(self, event: anyio.Event, reason: str) -> None:
+        assert self.task_group is not None
+
+        async def wait() -> None:
+            await event.wait()
+            self.close(reason)
+
+        self.task_group.start_soon(wait)
+
     async def until_closed(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         if self._reason:
             return None
@@ -146,6 +158,9 @@ class _Stream:
             finally:
                 self._scopes.discard(scope)
         return None
+
+    async def start(self, info: dict[str, Any]) -> None:
+        await self._conn.send(encode_stream_start(self._rid, info))
 
     async def send(self, event_json: bytes, shed: int) -> None:
         await self._conn.send(encode_stream(self._rid, event_json, shed))
@@ -260,12 +275,33 @@ class Connection:
             await self._reader.next()
             stream.close("client")
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(client_stop)
-            try:
-                return await handler(call, args, stream)
-            finally:
-                tg.cancel_scope.cancel()
+        # The handler's own errors must come out as themselves (CommandError, Gone), not
+        # wrapped in the task group's ExceptionGroup.
+        failure: Exception | None = None
+        result: Any = None
+        try:
+            async with anyio.create_task_group() as tg:
+                stream.task_group = tg
+                tg.start_soon(client_stop)
+                try:
+                    result = await handler(call, args, stream)
+                except Exception as exc:
+                    failure = exc
+                finally:
+                    tg.cancel_scope.cancel()
+        except anyio.get_cancelled_exc_class():
+            # The daemon is being torn down under an open stream: still end it with a
+            # final response, so the client knows the stream did not just stall.
+            with (
+                anyio.CancelScope(shield=True),
+                anyio.move_on_after(1.0),
+                contextlib.suppress(Gone),
+            ):
+                await self.send(encode_ok(call.request_id, {"ended": "daemon stopped"}))
+            raise
+        if failure is not None:
+            raise failure
+        return result
 
     async def _audit(self, req: Request, error: CommandError | None) -> None:
         server = self._server

@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from daemon.control._commands import NoArgs, WatchArgs
 from daemon.control._protocol import PROTOCOL_VERSION, CommandError, ErrorCode
 from daemon.control._registry import Call, ControlRegistry, EventStream
@@ -81,26 +79,24 @@ async def _watch(daemon: Daemon, call: Call, args: WatchArgs, stream: EventStrea
     )
     sent = 0
     try:
-        async with anyio.create_task_group() as tg:
-            sup = daemon.supervisor
-            if sup is not None:
-
-                async def end_on_shutdown() -> None:
-                    await sup.shutdown_requested.wait()
-                    stream.close("daemon stopping")
-
-                tg.start_soon(end_on_shutdown)
-            while not stream.closed:
-                batch = await stream.until_closed(lambda: sub.receive_batch(256))
-                if batch is None:
+        await stream.start(
+            {
+                "types": sorted(t.__name__ for t in types) if types else [],
+                "buffer": sub.channel.capacity,
+            }
+        )
+        if daemon.supervisor is not None:
+            stream.close_on(daemon.supervisor.shutdown_requested, "daemon stopping")
+        while not stream.closed:
+            batch = await stream.until_closed(lambda: sub.receive_batch(256))
+            if batch is None:
+                break
+            for event in batch:
+                await stream.send(encode_json(event), sub.shed)
+                sent += 1
+                if args.max_events and sent >= args.max_events:
+                    stream.close("max_events")
                     break
-                for event in batch:
-                    await stream.send(encode_json(event), sub.shed)
-                    sent += 1
-                    if args.max_events and sent >= args.max_events:
-                        stream.close("max_events")
-                        break
-            tg.cancel_scope.cancel()
     finally:
         topic.unsubscribe(sub)
         sub.channel.close()

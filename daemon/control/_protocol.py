@@ -11,10 +11,13 @@ Final response (exactly one per request)::
     {"v": 1, "id": "42", "ok": true, "result": {...}}
     {"v": 1, "id": "42", "ok": false, "error": {"code": "bad_args", "message": "..."}}
 
-A streaming command (``watch``) sends zero or more stream lines before its final
-response; a stream line carries ``event`` and never ``result``/``error``::
+A streaming command (``watch``) first sends one line with ``stream`` once it is
+subscribed (nothing published after it is missed), then zero or more lines with
+``event``, then its final response; only the final response has ``result``/``error``::
 
+    {"v": 1, "id": "42", "ok": true, "stream": {"types": ["Fill"], "buffer": 4096}}
     {"v": 1, "id": "42", "ok": true, "shed": 0, "event": {"type": "Fill", ...}}
+    {"v": 1, "id": "42", "ok": true, "result": {"events": 1, "shed": 0, "ended": "client"}}
 """
 
 from __future__ import annotations
@@ -144,6 +147,20 @@ def encode_stream(request_id: RequestId, event_json: bytes, shed: int) -> bytes:
     """A stream line carrying one already-encoded event."""
     line = StreamLine(id=request_id, shed=shed, event=msgspec.Raw(event_json))
     return _encoder.encode(line) + b"\n"
+
+
+class StreamStart(msgspec.Struct, frozen=True, kw_only=True):
+    """The first line of a stream: the subscription is live; nothing after it is missed."""
+
+    v: int = PROTOCOL_VERSION
+    id: RequestId
+    ok: bool = True
+    stream: Any
+
+
+def encode_stream_start(request_id: RequestId, info: Any) -> bytes:
+    """The line that opens a stream (``stream`` describes it)."""
+    return _encoder.encode(StreamStart(id=request_id, stream=info)) + b"\n"
 
 
 def encode_result(result: Any) -> bytes:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, final
 
+import anyio
 import msgspec
 
 from daemon.control._commands import COMMANDS, Args, CommandSpec
@@ -58,8 +59,16 @@ class EventStream(Protocol):
         """Why the stream ended (``client``, or what :meth:`close` was given)."""
         ...
 
+    def close_on(self, event: anyio.Event, reason: str) -> None:
+        """Close the stream with ``reason`` when ``event`` is set (e.g. daemon stopping)."""
+        ...
+
     async def until_closed(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Await ``fn()``; returns None early if the stream closes meanwhile."""
+        ...
+
+    async def start(self, info: dict[str, Any]) -> None:
+        """Send the stream's opening line once subscribed (call once, before ``send``)."""
         ...
 
     async def send(self, event_json: bytes, shed: int) -> None:

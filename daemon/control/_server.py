@@ -71,6 +71,7 @@ class ControlServer:
         self._ident: tuple[int, int] | None = None
         self.active = 0
         """Connections being served now."""
+        self._idle: anyio.Event | None = None
         self.accepted = 0
         self.refused = 0
         """Connections turned away (uid not allowed, or too many clients)."""
@@ -94,10 +95,15 @@ class ControlServer:
                 f"control.socket_group {self._group!r} is not a group on this system"
             ) from None
         parent = os.path.dirname(path)
-        try:
-            os.makedirs(parent, mode=0o750, exist_ok=True)
-        except OSError as exc:
-            raise ControlSocketError(f"cannot create {parent} for the socket: {exc}") from exc
+        if not os.path.isdir(parent):
+            # Only a directory we create is ours to set up: private, or open to the group
+            # that may use the socket (systemd's RuntimeDirectory= is made for us).
+            try:
+                os.makedirs(parent, mode=0o750)
+                if gid is not None:
+                    os.chown(parent, -1, gid)
+            except OSError as exc:
+                raise ControlSocketError(f"cannot create {parent} for the socket: {exc}") from exc
         self._clear_stale(path)
         mode = 0o660 if gid is not None else 0o600
         try:
@@ -258,6 +264,16 @@ class ControlServer:
             await conn.run()
         finally:
             self.active -= 1
+            if self.active == 0 and self._idle is not None:
+                self._idle.set()
+                self._idle = None
+
+    async def wait_idle(self) -> None:
+        """Return once no connection is being served (every handler has finished)."""
+        while self.active:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
 
     @staticmethod
     async def _goodbye(conn: Connection, code: ErrorCode, message: str) -> None:
