@@ -7,9 +7,11 @@ from config.sections.alerts import AlertsSettings
 from config.sections.broker import BrokerSettings
 from config.sections.control import ControlSettings
 from config.sections.daemon import DaemonSettings
+from config.sections.feedback import FeedbackSettings
 from config.sections.guard import GuardSettings
 from config.sections.orchestrator import OrchestratorSettings
 from config.sections.redis import RedisSettings
+from config.sections.regime import RegimeSettings
 from config.sections.risk import RiskSettings
 from config.sections.safety import SafetySettings
 from config.sections.sizing import SizingSettings
@@ -30,5 +32,7 @@ class Settings(Section, frozen=True, kw_only=True):
     orchestrator: OrchestratorSettings = OrchestratorSettings()
     sizing: SizingSettings = SizingSettings()
     alerts: AlertsSettings = AlertsSettings()
+    regime: RegimeSettings = RegimeSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     actors: ActorsSettings = ActorsSettings()
     control: ControlSettings = ControlSettings()
