@@ -143,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-t", "--type", action="append", help="only this event type (repeatable)")
     p.add_argument("-n", "--count", type=int, default=0, help="stop after this many events")
+    p.add_argument(
+        "--redis",
+        action="store_true",
+        help="watch the events the daemon publishes on Redis instead of the socket "
+        "(needs only Redis access; settings from --config / TRADINGD_ variables)",
+    )
+    p.add_argument("--redis-url", default="", help="with --redis: override redis.url")
+    p.add_argument(
+        "--pattern", default="*", help="with --redis: event kinds to watch (glob, e.g. 'order_*')"
+    )
+    p.add_argument("--raw", action="store_true", help="with --redis: full JSON envelopes")
     parser.set_defaults(builders=builders)
     return parser
 
@@ -225,6 +236,44 @@ def _watch(client: ControlClient, payload: dict[str, Any], as_json: bool) -> int
     return CtlExit.OK
 
 
+def _watch_redis(args: argparse.Namespace) -> int:
+    import anyio
+
+    from config import ConfigError, load_settings
+    from daemon.watch import watch
+
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"tradingctl: watch --redis: {exc}", file=sys.stderr)
+        return CtlExit.USAGE
+    url = args.redis_url or settings.redis.url
+    if not url:
+        print(
+            "tradingctl: watch --redis: no Redis configured (redis.url is empty); "
+            "pass --redis-url or --config",
+            file=sys.stderr,
+        )
+        return CtlExit.USAGE
+    try:
+        code: int = anyio.run(
+            lambda: watch(
+                url,
+                settings.redis.prefix,
+                settings.daemon.account,
+                args.pattern,
+                raw=args.raw,
+                limit=args.count or None,
+            )
+        )
+    except KeyboardInterrupt:
+        return CtlExit.OK
+    except Exception as exc:  # a Redis error that is not transient (auth, bad URL...)
+        print(f"tradingctl: watch --redis: {exc}", file=sys.stderr)
+        return CtlExit.FAILED
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tradingctl`` console script; returns a :class:`CtlExit`."""
     parser = build_parser()
@@ -233,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return CtlExit.OK if exc.code in (0, None) else CtlExit.USAGE
     cmd: str = args.cmd
+    if cmd == "watch" and args.redis:
+        return _watch_redis(args)
     payload = args.builders[cmd](args)
     try:
         path = socket_path(args)

@@ -199,7 +199,17 @@ class ControlClient:
         self.connect()
         self._next_id += 1
         req = {"v": PROTOCOL_VERSION, "id": self._next_id, "cmd": cmd, "args": args or {}}
-        self._write(msgspec.json.encode(req) + b"\n")
+        try:
+            self._write(msgspec.json.encode(req) + b"\n")
+        except NoAnswer as lost:
+            # A daemon that refuses us (forbidden, busy) says why and hangs up, possibly
+            # before our request went out: its reason is the better error.
+            try:
+                msg = self._read()
+            except ClientError:
+                raise lost from None
+            self._final(msg, self._next_id)
+            raise
         return self._next_id
 
     def _write(self, data: bytes) -> None:

@@ -8,6 +8,7 @@ and whatever it wrote to stderr through a pipe.
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ def run_as(uid: int, gid: int, fn: Callable[[], int]) -> tuple[int, str]:
             os.close(rd)
             os.close(err_rd)
             os.dup2(err_wr, 2)
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - lives until _exit
             os.setgroups([])
             os.setgid(gid)
             os.setuid(uid)
@@ -39,6 +41,7 @@ def run_as(uid: int, gid: int, fn: Callable[[], int]) -> tuple[int, str]:
         except BaseException:
             os.write(2, traceback.format_exc().encode())
         finally:
+            sys.stderr.flush()
             os.write(wr, msgspec.json.encode(code))
             os._exit(0)
     os.close(wr)
