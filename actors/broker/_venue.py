@@ -185,7 +185,12 @@ class Venue:
             if partial:
                 order.partial_cap = self.costs.lots(intent.qty * as_decimal(share))
         self.orders[intent.client_order_id] = order
-        self._at(now + self._ack_ns, _Timer.ACK, order)
+        if self._ack_ns == 0:
+            # Nothing else is due by now (advanced above): acknowledging at once is what
+            # the timer would do, without the heap round trip.
+            self._ack(order, now)
+        else:
+            self._at(now + self._ack_ns, _Timer.ACK, order)
         return order
 
     def cancel(self, client_order_id: str, now: int) -> BrokerOrder | None:
@@ -265,11 +270,10 @@ class Venue:
             self._finish(order, now, OrderStatus.REJECTED, reason)
             return
         i = order.intent
-        order.qty = self.costs.lots(i.qty)
         order.status = OrderStatus.ACCEPTED
         order.ts = now
         self._open.setdefault(i.symbol, {})[i.client_order_id] = order
-        self._reserve(order)
+        self.reserved += order.reserve_qty * order.reserve_px
         if not order.silent_ack:
             self._update(order, now)
         self._at(now + self._fill_ns, _Timer.EXECUTE, order)
@@ -278,9 +282,16 @@ class Venue:
             self._at(close, _Timer.EXPIRE, order)
 
     def _check(self, order: _Order, now: int) -> str:
-        """Why the venue refuses ``order`` now, or "" when it takes it."""
+        """Why the venue refuses ``order`` now, or "" when it takes it.
+
+        On success the order's lot-rounded quantity and the buying power it reserves
+        (its exposure increase at its reference price) are set on it.
+        """
         i = order.intent
-        if not (i.qty.is_finite() and self.costs.lots(i.qty) > 0):
+        if not i.qty.is_finite():
+            return PaperReason.INVALID_QUANTITY
+        qty = self.costs.lots(i.qty)
+        if qty <= 0:
             return PaperReason.INVALID_QUANTITY
         if i.order_type is OrderType.LIMIT and not self._on_grid(i.limit_price):
             return PaperReason.INVALID_PRICE
@@ -291,16 +302,17 @@ class Venue:
             return PaperReason.UNKNOWN_SYMBOL
         if not self.session.is_open(now):
             return PaperReason.MARKET_CLOSED
-        qty = self.costs.lots(i.qty)
         held = self.books.qty(i.symbol)
-        after = held + i.side.sign * qty
-        if not self.cfg.allow_short and after < 0:
+        signed = qty if i.side is Side.BUY else -qty
+        if not self.cfg.allow_short and held + signed < 0:
             return PaperReason.SHORT_NOT_ALLOWED
-        increase = _exposure_increase(held, i.side.sign * qty)
-        if increase > 0:
-            need = increase * self._reference(order, st)
-            if need > self.books.buying_power() - self.reserved:
-                return PaperReason.INSUFFICIENT_BUYING_POWER
+        increase = _exposure_increase(held, signed)
+        px = self._reference(order, st)
+        if increase > 0 and increase * px > self.books.buying_power() - self.reserved:
+            return PaperReason.INSUFFICIENT_BUYING_POWER
+        order.qty = qty
+        order.reserve_qty = increase
+        order.reserve_px = px
         return ""
 
     def _on_grid(self, price: Decimal | None) -> bool:
@@ -308,20 +320,13 @@ class Venue:
         return price is not None and price.is_finite() and self.costs.on_tick(price) > 0
 
     def _reference(self, order: _Order, st: MarketState) -> Decimal:
+        """The price an order's buying power is checked and reserved at."""
         i = order.intent
         if i.order_type is OrderType.LIMIT and i.limit_price is not None:
             return self.costs.on_tick(i.limit_price)
         if i.order_type is OrderType.STOP and i.stop_price is not None:
             return max(self.costs.on_tick(i.stop_price), st.price_for(i.side, True))
         return st.price_for(i.side, self.cfg.use_quotes)
-
-    def _reserve(self, order: _Order) -> None:
-        i = order.intent
-        increase = _exposure_increase(self.books.qty(i.symbol), i.side.sign * order.qty)
-        st = self.market[i.symbol]
-        order.reserve_qty = increase
-        order.reserve_px = self._reference(order, st)
-        self.reserved += increase * order.reserve_px
 
     def _release(self, order: _Order, qty: Decimal) -> None:
         take = min(order.reserve_qty, qty)

@@ -243,7 +243,12 @@ class Books:
     def buying_power(self) -> Decimal:
         """``equity x leverage - gross exposure``, never below zero."""
         with localcontext(_EXACT):
-            return max(ZERO, self.equity() * self._leverage - self.gross_exposure())
+            value = gross = ZERO
+            for p in self._positions.values():
+                v = self._value(p)
+                value += v
+                gross += abs(v)
+            return max(ZERO, (self._cash + value) * self._leverage - gross)
 
     def account(self, ts: Nanos) -> AccountSnapshot:
         """The account figures at ``ts``."""
