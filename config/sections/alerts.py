@@ -56,6 +56,6 @@ class AlertsSettings(Section, frozen=True, kw_only=True):
     log_min_severity: SeverityName = "info"
     redis_min_severity: SeverityName = "info"
     """Alerts at or above this go to ``<prefix>:<account>:alerts:<severity>`` (if Redis is set)."""
-    redis_buffer: PosInt = 1024
-    """Alerts waiting for the Redis sink; beyond it new ones are shed and counted."""
+    sink_buffer: PosInt = 1024
+    """Alerts waiting for the log sink and for the Redis sink; beyond it they are shed."""
     webhook: WebhookSettings = WebhookSettings()
