@@ -325,7 +325,7 @@ class Venue:
         if i.order_type is OrderType.LIMIT and i.limit_price is not None:
             return self.costs.on_tick(i.limit_price)
         if i.order_type is OrderType.STOP and i.stop_price is not None:
-            return max(self.costs.on_tick(i.stop_price), st.price_for(i.side, True))
+            return max(self.costs.on_tick(i.stop_price), st.price_for(i.side, self.cfg.use_quotes))
         return st.price_for(i.side, self.cfg.use_quotes)
 
     def _release(self, order: _Order, qty: Decimal) -> None:

@@ -162,6 +162,7 @@ class BrokerActor(Actor):
         while True:
             calls = await self.queries.next_calls()
             self._start()
+            answered = 0
             try:
                 for call in calls:
                     try:
@@ -170,7 +171,20 @@ class BrokerActor(Actor):
                         call.fail(exc)
                         if isinstance(exc, BrokerUnavailable):
                             await self._lost(str(exc))
+                    except Exception as exc:
+                        # A bug answering one query must not hang its caller or kill
+                        # the broker: the caller gets the error, the log the trace.
+                        self.log.error(
+                            "broker query failed",
+                            exc_info=exc,
+                            extra={"event": "broker_query_failed", "query": repr(call.request)},
+                        )
+                        call.fail(BrokerError(f"broker query failed: {exc!r}"))
+                    answered += 1
             finally:
+                # Cancelled mid-batch (stop, restart): nobody may wait forever.
+                for call in calls[answered:]:
+                    call.fail(BrokerUnavailable("broker actor stopped before answering"))
                 self._done()
 
     async def _feed_market(self, sub: Subscription[Any]) -> None:
@@ -232,6 +246,17 @@ class BrokerActor(Actor):
             self._note_failure("submit", intent.client_order_id, exc)
             await self.out.send(
                 _failed(intent, OrderStatus.UNKNOWN, f"broker_error: {exc}", self._now())
+            )
+        except Exception as exc:
+            # A bug, not the venue: never let one order poison the command stream (it
+            # would be re-handled after every restart). Unknown until the venue is asked.
+            self.log.error(
+                "broker submit raised",
+                exc_info=exc,
+                extra={"event": "broker_submit_crashed", "client_order_id": intent.client_order_id},
+            )
+            await self.out.send(
+                _failed(intent, OrderStatus.UNKNOWN, f"broker_error: {exc!r}", self._now())
             )
 
     async def _answer(self, request: object) -> object:

@@ -14,6 +14,7 @@ from actors.broker import (
     DEFINITION,
     BrokerActor,
     BrokerClient,
+    BrokerError,
     BrokerUnavailable,
     PaperBroker,
 )
@@ -243,3 +244,18 @@ async def test_restart_mid_batch_loses_no_event() -> None:
         tg.cancel_scope.cancel()
     assert [type(e).__name__ for e in events] == ["OrderUpdate", "Fill", "OrderUpdate"]
     assert [getattr(e, "status", None) for e in events] == [S.ACCEPTED, None, S.FILLED]
+
+
+async def test_bad_queries_and_orders_get_clear_answers() -> None:
+    async with harness() as h:
+        with pytest.raises(BrokerError, match="unknown broker query"):
+            await h.bus.service(names.BROKER_QUERY).call("what is the time?")
+        await h.market(tick(100.0, ts=T0))
+        await h.commands.send(SubmitOrder(intent=intent("nan", qty="NaN")))
+        await h.commands.send("not a command")
+        await h.submit("still-works")
+        nan, *rest = await h.expect(4)
+    assert nan.status is S.REJECTED
+    assert nan.reason == "invalid_quantity"
+    assert rest[-1].client_order_id == "still-works"
+    assert rest[-1].status is S.FILLED
