@@ -344,3 +344,22 @@ async def test_timers_set_before_run_fire_once_running(clock: SimClock) -> None:
     async with running(broker):
         await clock.run_until(T0 + MS)
         assert statuses(drain(broker)) == [S.ACCEPTED, S.FILLED]
+
+
+async def test_finished_orders_are_forgotten_beyond_the_bound(clock: SimClock) -> None:
+    broker = paper(clock, max_closed_orders=2)
+    async with running(broker):
+        await broker.on_market(tick(100.0))
+        for n in range(4):
+            await broker.submit(intent(f"o{n}", qty="1"))
+        known = [await broker.get_order(f"o{n}") is not None for n in range(4)]
+    assert known == [False, False, True, True]
+
+
+def test_public_surface() -> None:
+    import actors.broker
+    import actors.common
+
+    for module in (actors.broker, actors.common):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, name
