@@ -111,7 +111,12 @@ class SafetyStore:
         self._events: Topic[Any] = bus.topic(names.EVENTS)
         self._orders: Channel[Any] = bus.channel(names.ORCHESTRATOR_CONTROL)
         self._lifecycle: Channel[Any] = bus.channel(names.LIFECYCLE_CONTROL)
-        self._lock = anyio.Lock()
+        # fast_acquire: an uncontended kill goes straight to the disk without first
+        # yielding to the event loop.
+        self._lock = anyio.Lock(fast_acquire=True)
+        # A limiter of our own, so a kill's write never queues behind other threads
+        # (database drivers, kernels) in anyio's shared default pool.
+        self._writer = anyio.CapacityLimiter(1)
         self._lock_fd: int | None = None
         self._state = SafetyState(account=self._account)
         self._writable = True
@@ -727,7 +732,9 @@ class SafetyStore:
             return False
         data = encode_state(new)
         try:
-            await anyio.to_thread.run_sync(write_atomic, self._ops, self.path, data)
+            await anyio.to_thread.run_sync(
+                write_atomic, self._ops, self.path, data, limiter=self._writer
+            )
         except OSError as exc:
             await self._write_failed(str(exc), new)
             return False
