@@ -1,0 +1,399 @@
+"""From catalogue events to rows: what the storage writer records, and where.
+
+:func:`Projector.prepare` turns one event into a :class:`Prepared` record: its canonical
+payload and idempotency key (for the audit log) and the row tails of every table it
+projects into. The first two columns of every row — account and audit sequence — are
+filled in by the store at write time, when the chain position is known.
+
+Events with a table of their own are listed in :data:`PROJECTED_TYPES`; the others in
+:data:`AUDIT_ONLY_TYPES` are kept in the audit log only (operator commands, exit
+intents, broker connectivity...). Market data and heartbeats are not stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol, cast
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from daemon.messages import (
+    AccountSnapshot,
+    ActorStatus,
+    Alert,
+    BrokerStatus,
+    CancelAllOrders,
+    CancelOrder,
+    ControlCommand,
+    Event,
+    ExecutionRecord,
+    ExitIntent,
+    Fill,
+    FlattenAll,
+    FusionRecord,
+    KillSwitchEvent,
+    OrderIntent,
+    OrderStatus,
+    OrderUpdate,
+    PositionUpdate,
+    ReconciliationReport,
+    RegimeUpdate,
+    RiskDecision,
+    Signal,
+    SignalRecord,
+    SignalRejected,
+    SignalVerdict,
+    TradeClosed,
+    TradingModeChanged,
+)
+from storage import _tables as t
+from storage._chain import canonical_payload, event_key
+
+Row = tuple[Any, ...]
+Rows = tuple[tuple[t.TableSpec, Row], ...]
+
+_json = msgspec.json.Encoder(decimal_format="string", order="sorted")
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One event ready to write: audit fields plus the row tails it projects into."""
+
+    event: Event
+    kind: str
+    ts: int
+    key: str
+    correlation_id: str
+    payload: bytes
+    rows: Rows
+
+
+def _signal_cols(s: Signal) -> Row:
+    return (
+        s.signal_id,
+        s.source,
+        s.symbol,
+        s.side.value,
+        s.trade_type.value,
+        s.conviction,
+        s.entry_price,
+        s.stop_price,
+        s.target_price,
+        s.created_ns,
+        s.received_ns,
+        s.is_exit,
+        s.note,
+    )
+
+
+def _verdict(e: SignalVerdict, _: ZoneInfo) -> tuple[str, Rows]:
+    tail = (e.ts, e.accepted, e.reason, e.detail, e.stage, e.correlation_id)
+    return e.correlation_id, ((t.SIGNAL_VERDICTS, tail + _signal_cols(e.signal)),)
+
+
+def _rejected(e: SignalRejected, _: ZoneInfo) -> tuple[str, Rows]:
+    return "", ((t.SIGNAL_REJECTIONS, (e.ts, e.origin, e.error, e.raw)),)
+
+
+def _signal(e: SignalRecord, _: ZoneInfo) -> tuple[str, Rows]:
+    return e.correlation_id, ((t.SIGNALS, (e.correlation_id, e.ts, *_signal_cols(e.signal))),)
+
+
+def _fusion(e: FusionRecord, _: ZoneInfo) -> tuple[str, Rows]:
+    rows: list[tuple[t.TableSpec, Row]] = [
+        (
+            t.FUSION,
+            (
+                e.correlation_id,
+                e.ts,
+                e.symbol,
+                e.side.value,
+                e.conviction,
+                e.regime.value,
+                e.strategy,
+            ),
+        )
+    ]
+    for i, c in enumerate(e.components):
+        rows.append(
+            (
+                t.FUSION_COMPONENTS,
+                (i, c.signal_id, c.source, c.side.value, c.conviction, c.weight, c.age_s),
+            )
+        )
+    return e.correlation_id, tuple(rows)
+
+
+def _risk(e: RiskDecision, _: ZoneInfo) -> tuple[str, Rows]:
+    rows: list[tuple[t.TableSpec, Row]] = [
+        (t.RISK_DECISIONS, (e.correlation_id, e.ts, e.symbol, e.approved, e.reason))
+    ]
+    for i, c in enumerate(e.checks):
+        rows.append((t.RISK_CHECKS, (i, c.name, c.value, c.limit, c.passed, c.detail)))
+    return e.correlation_id, tuple(rows)
+
+
+def _intent(e: OrderIntent, _: ZoneInfo) -> tuple[str, Rows]:
+    tail = (
+        e.client_order_id,
+        e.correlation_id,
+        e.symbol,
+        e.side.value,
+        e.qty,
+        e.order_type.value,
+        e.limit_price,
+        e.stop_price,
+        e.tif.value,
+        e.purpose.value,
+        e.reason,
+        e.ts,
+        OrderStatus.INTENT.value,
+        _ZERO,
+        None,
+        "",
+        e.ts,
+    )
+    return e.correlation_id, ((t.ORDER_INTENTS, tail),)
+
+
+def _order_update(e: OrderUpdate, _: ZoneInfo) -> tuple[str, Rows]:
+    history = (
+        e.client_order_id,
+        e.ts,
+        e.status.value,
+        e.correlation_id,
+        e.broker_order_id,
+        e.symbol,
+        e.side.value,
+        e.qty,
+        e.filled_qty,
+        e.avg_fill_price,
+        e.purpose.value,
+        e.reason,
+    )
+    status = (
+        e.client_order_id,
+        e.correlation_id,
+        e.symbol,
+        e.side.value,
+        e.qty,
+        e.purpose.value,
+        e.reason,
+        e.status.value,
+        e.filled_qty,
+        e.avg_fill_price,
+        e.broker_order_id,
+        e.ts,
+    )
+    return e.correlation_id, ((t.ORDER_EVENTS, history), (t.ORDER_STATUS, status))
+
+
+def _fill(e: Fill, _: ZoneInfo) -> tuple[str, Rows]:
+    tail = (
+        e.fill_id,
+        e.client_order_id,
+        e.correlation_id,
+        e.broker_order_id,
+        e.ts,
+        e.symbol,
+        e.side.value,
+        e.qty,
+        e.price,
+        e.commission,
+        e.purpose.value,
+    )
+    return e.correlation_id, ((t.FILLS, tail),)
+
+
+def _execution(e: ExecutionRecord, _: ZoneInfo) -> tuple[str, Rows]:
+    tail = (
+        e.correlation_id,
+        e.client_order_id,
+        e.ts,
+        e.symbol,
+        e.side.value,
+        e.status.value,
+        e.qty,
+        e.filled_qty,
+        e.avg_fill_price,
+        e.expected_price,
+        e.slippage_bps,
+        e.fees,
+        _json.encode(e.problems).decode(),
+    )
+    return e.correlation_id, ((t.EXECUTIONS, tail),)
+
+
+def _position(e: PositionUpdate, _: ZoneInfo) -> tuple[str, Rows]:
+    p = e.position
+    tail = (
+        e.ts,
+        p.symbol,
+        p.qty,
+        p.avg_price,
+        p.realized_pnl,
+        p.unrealized_pnl,
+        p.fees,
+        p.last_price,
+        p.opened_ns,
+        p.correlation_id,
+        p.source,
+        p.trade_type.value,
+        p.stop_price,
+        p.target_price,
+        e.cause,
+    )
+    return p.correlation_id, ((t.POSITIONS, tail),)
+
+
+def trading_day(ts_ns: int, tz: ZoneInfo) -> str:
+    """The ``YYYY-MM-DD`` trading day of ``ts_ns`` in the exchange time zone ``tz``."""
+    return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, tz).date().isoformat()
+
+
+def _trade(e: TradeClosed, tz: ZoneInfo) -> tuple[str, Rows]:
+    tail = (
+        e.trade_id,
+        e.correlation_id,
+        trading_day(e.exit_ns, tz),
+        e.symbol,
+        e.side.value,
+        e.qty,
+        e.entry_price,
+        e.exit_price,
+        e.entry_ns,
+        e.exit_ns,
+        max(0, e.exit_ns - e.entry_ns),
+        e.pnl,
+        e.fees,
+        e.exit_reason,
+        e.source,
+        e.trade_type.value,
+        e.ts,
+    )
+    return e.correlation_id, ((t.TRADES, tail),)
+
+
+def _alert(e: Alert, _: ZoneInfo) -> tuple[str, Rows]:
+    payload = _json.encode(e.payload).decode() if e.payload else "{}"
+    tail = (e.alert_id, e.ts, e.severity.value, e.code, e.text, payload)
+    return "", ((t.ALERTS, tail),)
+
+
+def _kill(e: KillSwitchEvent, _: ZoneInfo) -> tuple[str, Rows]:
+    tail = (e.ts, e.engaged, e.reason, e.trigger, e.by, e.flatten, e.forced)
+    return "", ((t.KILL_SWITCH, tail),)
+
+
+def _mode(e: TradingModeChanged, _: ZoneInfo) -> tuple[str, Rows]:
+    tail = (e.ts, e.mode.value, e.previous.value, e.reason, e.by)
+    return "", ((t.TRADING_MODE, tail),)
+
+
+def _recon(e: ReconciliationReport, _: ZoneInfo) -> tuple[str, Rows]:
+    rows: list[tuple[t.TableSpec, Row]] = [
+        (
+            t.RECONCILIATION_RUNS,
+            (
+                e.run_id,
+                e.trigger,
+                e.positions_checked,
+                e.orders_checked,
+                len(e.discrepancies),
+                e.kill_engaged,
+                e.started_ns,
+                e.ts,
+            ),
+        )
+    ]
+    for i, d in enumerate(e.discrepancies):
+        rows.append(
+            (
+                t.DISCREPANCIES,
+                (i, d.kind, d.symbol, d.client_order_id, d.before, d.after, d.notional, d.action),
+            )
+        )
+    return "", tuple(rows)
+
+
+def _audit_only(e: Any, _: ZoneInfo) -> tuple[str, Rows]:
+    cid = getattr(e, "correlation_id", "")
+    return cid if isinstance(cid, str) else "", ()
+
+
+_Projection = Callable[[Any, ZoneInfo], tuple[str, Rows]]
+
+_PROJECTIONS: dict[type[Any], _Projection] = {
+    SignalVerdict: _verdict,
+    SignalRejected: _rejected,
+    SignalRecord: _signal,
+    FusionRecord: _fusion,
+    RiskDecision: _risk,
+    OrderIntent: _intent,
+    OrderUpdate: _order_update,
+    Fill: _fill,
+    ExecutionRecord: _execution,
+    PositionUpdate: _position,
+    TradeClosed: _trade,
+    Alert: _alert,
+    KillSwitchEvent: _kill,
+    TradingModeChanged: _mode,
+    ReconciliationReport: _recon,
+}
+
+PROJECTED_TYPES: tuple[type[Any], ...] = tuple(_PROJECTIONS)
+"""Events with tables of their own (and a record in the audit log)."""
+
+AUDIT_ONLY_TYPES: tuple[type[Any], ...] = (
+    ActorStatus,
+    ControlCommand,
+    BrokerStatus,
+    RegimeUpdate,
+    ExitIntent,
+    CancelAllOrders,
+    CancelOrder,
+    FlattenAll,
+    AccountSnapshot,
+)
+"""Events kept in the audit log only."""
+
+STORED_TYPES: tuple[type[Any], ...] = PROJECTED_TYPES + AUDIT_ONLY_TYPES
+"""Everything the storage writer subscribes to."""
+
+for _kind in AUDIT_ONLY_TYPES:
+    _PROJECTIONS[_kind] = _audit_only
+
+
+class _Timed(Protocol):
+    ts: int
+
+
+class Projector:
+    """Prepares events for the store; ``tz`` fixes the trading day of trades."""
+
+    __slots__ = ("tz",)
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+
+    def prepare(self, event: Event) -> Prepared:
+        """Canonical payload, key and rows of ``event``; raises TypeError for unstored types."""
+        fn = _PROJECTIONS.get(type(event))
+        if fn is None:
+            raise TypeError(f"{type(event).__name__} is not a stored event type")
+        payload = canonical_payload(event)
+        correlation_id, rows = fn(event, self.tz)
+        return Prepared(
+            event,
+            type(event).__name__,
+            cast(_Timed, event).ts,
+            event_key(payload),
+            correlation_id,
+            payload,
+            rows,
+        )

@@ -1,0 +1,271 @@
+"""The event store: one transaction per batch, projections plus the audit chain.
+
+Writing a batch (:meth:`EventStore.write`):
+
+1. **Fast path.** Assign each event the next audit sequence and chain hash, then insert
+   the audit records and every projected row in bulk (``COPY`` on PostgreSQL), move
+   orders to their latest status, add closed trades to the daily statistics, commit.
+2. **Safe path**, only when the fast path hit a key that already exists — a batch
+   replayed from the spool after a commit whose acknowledgement was lost, or an event
+   published twice. In a fresh transaction: re-read the chain head, drop events whose
+   ``(ts, event_key)`` is already in the audit log, keep only the audit record of events
+   whose natural key (fill id, trade id...) is already taken, insert with
+   ``ON CONFLICT DO NOTHING``, commit.
+
+Either way each distinct event is recorded exactly once, and the chain stays gap-free.
+The chain head is cached between batches and re-read after any failure, because after
+a failed commit nobody knows whether it happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, final
+
+from storage import _tables as t
+from storage._backends import BulkBackend, PostgresBackend, Row, SqliteBackend, UniqueConflict
+from storage._chain import link_hash
+from storage._engine import Database
+from storage._errmap import map_error
+from storage.projection import Prepared
+
+_TRADE_DAY = t.TRADES.columns.index("day")
+_TRADE_PNL = t.TRADES.columns.index("pnl")
+_TRADE_FEES = t.TRADES.columns.index("fees")
+_TRADE_EXIT = t.TRADES.columns.index("exit_ns")
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one :meth:`EventStore.write` did."""
+
+    recorded: int
+    """Events newly added to the audit log."""
+    duplicates: int = 0
+    """Events already in the audit log (skipped)."""
+    shadowed: int = 0
+    """Events recorded in the audit log whose natural key (fill id...) already had a row."""
+    safe_path: bool = False
+    """True when the batch went through the duplicate-safe path."""
+
+
+@dataclass(slots=True)
+class _Assigned:
+    audit: list[Row]
+    appends: dict[t.TableSpec, list[Row]]
+    order_status: dict[str, Row]
+    trades: list[Row]
+    head: tuple[int, str]
+
+
+@final
+class EventStore:
+    """Writes prepared events of one account to one database."""
+
+    def __init__(self, db: Database, account: str) -> None:
+        self.db = db
+        self.account = account
+        self._head: tuple[int, str] | None = None
+        self._backend: Callable[[Any], BulkBackend] = (
+            PostgresBackend if db.backend == "postgresql" else SqliteBackend
+        )
+
+    @property
+    def head(self) -> tuple[int, str] | None:
+        """The cached ``(seq, hash)`` of the chain head (None until known)."""
+        return self._head
+
+    def forget_head(self) -> None:
+        """Drop the cached chain head (re-read before the next write)."""
+        self._head = None
+
+    async def write(self, batch: Sequence[Prepared]) -> WriteResult:
+        """Record ``batch`` in one transaction; raises StorageUnavailable/StorageRejected."""
+        if not batch:
+            return WriteResult(0)
+        try:
+            async with self.db.driver_connection() as conn:
+                be = self._backend(conn)
+                if self._head is None:
+                    self._head = await be.read_head(self.account)
+                try:
+                    return await self._write_fast(be, batch, self._head)
+                except UniqueConflict:
+                    return await self._write_safe(be, batch)
+        except BaseException as exc:
+            self._head = None
+            mapped = map_error(exc, f"writing {len(batch)} records")
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def read_head(self) -> tuple[int, str]:
+        """Read the chain head from the database (and cache it)."""
+        try:
+            async with self.db.driver_connection() as conn:
+                self._head = await self._backend(conn).read_head(self.account)
+        except BaseException as exc:
+            mapped = map_error(exc, "reading the audit chain head")
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return self._head
+
+    # -- paths ---------------------------------------------------------------------------
+
+    async def _write_fast(
+        self, be: BulkBackend, batch: Sequence[Prepared], head: tuple[int, str]
+    ) -> WriteResult:
+        plan = self._assign(batch, head, skip=None)
+        await be.begin()
+        try:
+            await self._apply(be, plan, fast=True)
+            await be.commit()
+        except BaseException:
+            await _quiet_rollback(be)
+            raise
+        self._head = plan.head
+        return WriteResult(len(batch))
+
+    async def _write_safe(self, be: BulkBackend, batch: Sequence[Prepared]) -> WriteResult:
+        account = self.account
+        await be.begin()
+        try:
+            head = await be.read_head(account)
+            known = await be.existing_audit_keys(account, [(p.ts, p.key) for p in batch])
+            fresh: list[Prepared] = []
+            for p in batch:
+                k = (p.ts, p.key)
+                if k not in known:
+                    known.add(k)
+                    fresh.append(p)
+            skip = await self._shadowed(be, fresh)
+            plan = self._assign(fresh, head, skip=skip)
+            await self._apply(be, plan, fast=False)
+            await be.commit()
+        except BaseException:
+            await _quiet_rollback(be)
+            raise
+        self._head = plan.head
+        return WriteResult(len(fresh), len(batch) - len(fresh), len(skip), safe_path=True)
+
+    async def _shadowed(self, be: BulkBackend, fresh: Sequence[Prepared]) -> set[int]:
+        """Indexes of events whose primary row's natural key is already taken."""
+        keys = [_natural_key(p) for p in fresh]
+        wanted: dict[t.TableSpec, set[str]] = {}
+        for k in keys:
+            if k is not None:
+                wanted.setdefault(k[0], set()).add(k[1])
+        taken = {
+            spec: await be.existing_values(spec, self.account, sorted(values))
+            for spec, values in wanted.items()
+        }
+        skip: set[int] = set()
+        for i, k in enumerate(keys):
+            if k is None:
+                continue
+            seen = taken[k[0]]
+            if k[1] in seen:
+                skip.add(i)
+            else:
+                seen.add(k[1])
+        return skip
+
+    # -- building and applying a plan ----------------------------------------------------
+
+    def _assign(
+        self, batch: Sequence[Prepared], head: tuple[int, str], skip: set[int] | None
+    ) -> _Assigned:
+        account = self.account
+        seq, prev = head
+        audit: list[Row] = []
+        appends: dict[t.TableSpec, list[Row]] = {}
+        order_status: dict[str, Row] = {}
+        trades: list[Row] = []
+        status_spec = t.ORDER_STATUS
+        trade_spec = t.TRADES
+        for i, p in enumerate(batch):
+            seq += 1
+            h = link_hash(account, seq, prev, p.payload)
+            audit.append(
+                (account, seq, p.ts, p.kind, p.key, p.correlation_id, p.payload.decode(), prev, h)
+            )
+            prev = h
+            if skip is not None and i in skip:
+                continue
+            prefix = (account, seq)
+            for spec, tail in p.rows:
+                row = prefix + tail
+                if spec is status_spec:
+                    # Later updates of the same order in this batch supersede earlier ones.
+                    order_status[tail[0]] = row
+                    continue
+                bucket = appends.get(spec)
+                if bucket is None:
+                    bucket = appends[spec] = []
+                bucket.append(row)
+                if spec is trade_spec:
+                    trades.append(row)
+        return _Assigned(audit, appends, order_status, trades, (seq, prev))
+
+    async def _apply(self, be: BulkBackend, plan: _Assigned, *, fast: bool) -> None:
+        await be.insert(t.AUDIT, plan.audit, fast=fast)
+        for spec in t.APPEND_SPECS:
+            rows = plan.appends.get(spec)
+            if rows:
+                await be.insert(spec, rows, fast=fast)
+        if plan.order_status:
+            await be.upsert_order_status(list(plan.order_status.values()))
+        if plan.trades:
+            await self._add_daily(be, plan.trades)
+
+    async def _add_daily(self, be: BulkBackend, trades: Sequence[Row]) -> None:
+        days = sorted({str(r[_TRADE_DAY]) for r in trades})
+        current = await be.read_daily(self.account, days)
+        for r in trades:
+            day = str(r[_TRADE_DAY])
+            pnl: Decimal = r[_TRADE_PNL]
+            fees: Decimal = r[_TRADE_FEES]
+            exit_ns: int = r[_TRADE_EXIT]
+            row = current.get(day)
+            if row is None:
+                # account, day, trades, wins, losses, pnl, fees, gross_profit, gross_loss,
+                # best_trade, worst_trade, first_exit_ns, last_exit_ns, updated_seq
+                row = [self.account, day, 0, 0, 0, _ZERO, _ZERO, _ZERO, _ZERO, pnl, pnl]
+                row += [exit_ns, exit_ns, 0]
+                current[day] = row
+            row[2] += 1
+            if pnl > 0:
+                row[3] += 1
+                row[7] += pnl
+            elif pnl < 0:
+                row[4] += 1
+                row[8] += pnl
+            row[5] += pnl
+            row[6] += fees
+            row[9] = max(row[9], pnl)
+            row[10] = min(row[10], pnl)
+            row[11] = min(row[11], exit_ns)
+            row[12] = max(row[12], exit_ns)
+            row[13] = max(row[13], r[1])
+        await be.upsert_daily([tuple(current[d]) for d in days])
+
+
+def _natural_key(p: Prepared) -> tuple[t.TableSpec, str] | None:
+    """The natural key of an event's primary row, when its table has one."""
+    if not p.rows:
+        return None
+    spec, tail = p.rows[0]
+    pos = spec.natural_key_position
+    return None if pos is None else (spec, str(tail[pos - 2]))
+
+
+async def _quiet_rollback(be: BulkBackend) -> None:
+    # The error that got us here is the one worth reporting; a rollback on a dead
+    # connection fails too, and the pool discards that connection anyway.
+    with contextlib.suppress(Exception):
+        await be.rollback()

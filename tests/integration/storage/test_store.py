@@ -1,0 +1,226 @@
+"""The event store on both backends: projections, exactness, idempotency, order status."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import msgspec
+import sqlalchemy as sa
+
+from daemon.messages import Fill, OrderStatus, OrderUpdate, Side, TradeClosed
+from storage import Database, EventStore, Prepared, Projector
+from storage import models as m
+from storage.audit import verify_chain
+from tests.integration.storage.conftest import ACCOUNT
+from tests.integration.storage.events import START_NS, pipeline_events
+
+TZ = ZoneInfo("America/New_York")
+
+# Which table each event type projects into (the primary row) and how many rows.
+_PRIMARY = {
+    "SignalVerdict": "signal_verdicts",
+    "SignalRejected": "signal_rejections",
+    "SignalRecord": "signals",
+    "FusionRecord": "fusion_records",
+    "RiskDecision": "risk_decisions",
+    "OrderIntent": "orders",
+    "OrderUpdate": "order_events",
+    "Fill": "fills",
+    "ExecutionRecord": "executions",
+    "PositionUpdate": "positions",
+    "TradeClosed": "trades",
+    "Alert": "alerts",
+    "KillSwitchEvent": "kill_switch_events",
+    "TradingModeChanged": "trading_mode_changes",
+    "ReconciliationReport": "reconciliation_runs",
+}
+
+
+async def count(db: Database, table: str, **where: object) -> int:
+    t = m.metadata.tables[table]
+    q = sa.select(sa.func.count()).select_from(t)
+    for k, v in where.items():
+        q = q.where(t.c[k] == v)
+    async with db.connect() as conn:
+        return int((await conn.execute(q)).scalar_one())
+
+
+def prepare(events: list[object]) -> list[Prepared]:
+    p = Projector(TZ)
+    return [p.prepare(e) for e in events]  # type: ignore[arg-type]
+
+
+async def write_all(store: EventStore, prepared: list[Prepared], size: int = 500) -> None:
+    for i in range(0, len(prepared), size):
+        await store.write(prepared[i : i + size])
+
+
+async def test_every_event_lands_in_its_table_once(db: Database) -> None:
+    events = pipeline_events(120)
+    store = EventStore(db, ACCOUNT)
+    await write_all(store, prepare(events))
+
+    kinds = Counter(type(e).__name__ for e in events)
+    assert await count(db, "audit_log") == len(events)
+    for kind, table in _PRIMARY.items():
+        if table == "orders":
+            continue
+        assert await count(db, table) == kinds[kind], (kind, table)
+    assert await count(db, "orders") == kinds["OrderIntent"]
+    assert await count(db, "risk_checks") == 4 * kinds["RiskDecision"]
+    assert await count(db, "fusion_components") == 2 * kinds["FusionRecord"]
+    report = await verify_chain(db, ACCOUNT)
+    assert report.ok, report.describe()
+    assert report.records == len(events)
+
+
+async def test_decimals_round_trip_exactly(db: Database) -> None:
+    store = EventStore(db, ACCOUNT)
+    price = Decimal("12345.678901234567890123")
+    qty = Decimal("0.000000012345678901")
+    fill = Fill(
+        fill_id="f-exact",
+        client_order_id="o-1",
+        symbol="BTCUSD",
+        side=Side.BUY,
+        qty=qty,
+        price=price,
+        commission=Decimal("0.1"),
+        ts=START_NS,
+    )
+    await store.write(prepare([fill]))
+    f = m.FillRow.__table__
+    async with db.connect() as conn:
+        row = (await conn.execute(sa.select(f.c.qty, f.c.price, f.c.commission))).one()
+    assert (row.qty, row.price, row.commission) == (qty, price, Decimal("0.1"))
+    assert all(isinstance(v, Decimal) for v in row)
+
+
+async def test_replaying_a_written_batch_adds_nothing(db: Database) -> None:
+    events = pipeline_events(40)
+    prepared = prepare(events)
+    store = EventStore(db, ACCOUNT)
+    await write_all(store, prepared)
+    before = {t: await count(db, t) for t in m.metadata.tables}
+
+    again = await store.write(prepared[100:400])
+    assert (again.recorded, again.duplicates, again.safe_path) == (0, 300, True)
+    # A fresh store (a restarted daemon) must recognise them too.
+    again = await EventStore(db, ACCOUNT).write(prepared[:50])
+    assert again.duplicates == 50
+
+    after = {t: await count(db, t) for t in m.metadata.tables}
+    assert after == before
+    assert (await verify_chain(db, ACCOUNT)).ok
+
+
+async def test_overlapping_batch_records_only_the_new_part(db: Database) -> None:
+    prepared = prepare(pipeline_events(40))
+    store = EventStore(db, ACCOUNT)
+    await store.write(prepared[:300])
+    result = await store.write(prepared[200:450])
+    assert (result.recorded, result.duplicates) == (150, 100)
+    assert await count(db, "audit_log") == 450
+    report = await verify_chain(db, ACCOUNT)
+    assert report.ok
+    assert report.records == 450
+
+
+async def test_same_natural_key_different_event_is_audited_not_projected(db: Database) -> None:
+    store = EventStore(db, ACCOUNT)
+    fill = Fill(
+        fill_id="f-1",
+        client_order_id="o-1",
+        symbol="AAPL",
+        side=Side.BUY,
+        qty=Decimal(1),
+        price=Decimal(100),
+        ts=START_NS,
+    )
+    resent = _with_ts(fill, START_NS + 5)
+    await store.write(prepare([fill]))
+    result = await store.write(prepare([resent]))
+    assert (result.recorded, result.shadowed) == (1, 1)
+    assert await count(db, "fills") == 1
+    assert await count(db, "audit_log") == 2
+    assert (await verify_chain(db, ACCOUNT)).ok
+
+
+def _with_ts(fill: Fill, ts: int) -> Fill:
+    return msgspec.structs.replace(fill, ts=ts)
+
+
+async def test_duplicate_inside_one_batch_is_recorded_once(db: Database) -> None:
+    store = EventStore(db, ACCOUNT)
+    prepared = prepare(pipeline_events(3))
+    result = await store.write([*prepared, prepared[0], prepared[5]])
+    assert (result.recorded, result.duplicates) == (len(prepared), 2)
+    assert await count(db, "audit_log") == len(prepared)
+
+
+async def test_order_keeps_its_latest_status_even_if_updates_arrive_late(db: Database) -> None:
+    store = EventStore(db, ACCOUNT)
+    events = pipeline_events(1)  # intent, accepted, fill, filled, ...
+    await store.write(prepare(events))
+    o = m.OrderRow.__table__
+    async with db.connect() as conn:
+        status = (
+            await conn.execute(sa.select(o.c.status).where(o.c.client_order_id == "o-00000000"))
+        ).scalar_one()
+    assert status == OrderStatus.FILLED
+
+    # An older status arriving after (a broker re-sending) is kept in the history only.
+    late = OrderUpdate(
+        client_order_id="o-00000000",
+        symbol="AAPL",
+        side=Side.SELL,
+        status=OrderStatus.ACCEPTED,
+        qty=Decimal(1),
+        ts=START_NS + 10**9,
+    )
+    await store.write(prepare([late]))
+    async with db.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.select(o.c.status, o.c.last_seq).where(o.c.client_order_id == "o-00000000")
+            )
+        ).one()
+    # Later in the audit sequence wins: the late update is the newest record.
+    assert row.status == OrderStatus.ACCEPTED
+    assert await count(db, "order_events", client_order_id="o-00000000") == 3
+
+
+async def test_daily_stats_are_exact_and_idempotent(db: Database) -> None:
+    events = pipeline_events(60)
+    prepared = prepare(events)
+    store = EventStore(db, ACCOUNT)
+    await write_all(store, prepared, size=97)
+    await store.write(prepared[:300])  # replay: must not double count
+
+    trades = [e for e in events if isinstance(e, TradeClosed)]
+    d = m.DailyStatsRow.__table__
+    async with db.connect() as conn:
+        rows = (await conn.execute(sa.select(d))).all()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row.trades == len(trades)
+    assert row.pnl == sum((t.pnl for t in trades), Decimal(0))
+    assert row.fees == sum((t.fees for t in trades), Decimal(0))
+    assert row.wins == sum(1 for t in trades if t.pnl > 0)
+    assert row.losses == sum(1 for t in trades if t.pnl < 0)
+    assert row.best_trade == max(t.pnl for t in trades)
+    assert row.worst_trade == min(t.pnl for t in trades)
+    assert row.gross_profit + row.gross_loss == row.pnl
+
+
+async def test_accounts_have_separate_chains(db: Database) -> None:
+    prepared = prepare(pipeline_events(5))
+    await EventStore(db, "a").write(prepared)
+    await EventStore(db, "b").write(prepared)
+    for acct in ("a", "b"):
+        report = await verify_chain(db, acct)
+        assert report.ok
+        assert report.records == len(prepared)
+    assert await count(db, "fills", account="a") == await count(db, "fills", account="b")
