@@ -9,6 +9,7 @@ from config.sections.control import ControlSettings
 from config.sections.daemon import DaemonSettings
 from config.sections.feedback import FeedbackSettings
 from config.sections.guard import GuardSettings
+from config.sections.lifecycle import LifecycleSettings
 from config.sections.orchestrator import OrchestratorSettings
 from config.sections.redis import RedisSettings
 from config.sections.regime import RegimeSettings
@@ -31,6 +32,7 @@ class Settings(Section, frozen=True, kw_only=True):
     guard: GuardSettings = GuardSettings()
     orchestrator: OrchestratorSettings = OrchestratorSettings()
     sizing: SizingSettings = SizingSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
     alerts: AlertsSettings = AlertsSettings()
     regime: RegimeSettings = RegimeSettings()
     feedback: FeedbackSettings = FeedbackSettings()

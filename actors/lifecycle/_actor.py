@@ -1,0 +1,638 @@
+"""The lifecycle monitor: protects every open position from fill to close.
+
+Inputs — ``events`` (PositionUpdate, accepted SignalVerdict), ``market`` (Tick, Bar,
+MarketBatch) and ``lifecycle.control`` (FlattenAll) — each have a task; they share the
+position book under one lock, so a state change is never seen half-done (the only
+awaits inside are an offloaded evaluation and sending exits). Exits go to the
+orchestrator on ``orchestrator.exits`` and are published on ``events`` for the record.
+
+Per market update: validate at the boundary, feed bars to the indicators, mark the
+positions (price, range since the last check, bars held), then evaluate every rule for
+every position in one call of the compiled kernel. A symbol seen twice in one batch
+splits the batch there, so each price is checked in order and none is skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, final
+
+import anyio
+import numpy as np
+from anyio.abc import TaskStatus
+
+from actors.kernels import (
+    CODE_SCALE_OUT,
+    REASONS,
+    IndicatorBank,
+    KernelInputError,
+    batch_buffers,
+    check_bar,
+    check_price,
+    evaluate_exits,
+    warm_up,
+)
+from actors.kernels._exits import (
+    F_ATR,
+    F_EMA,
+    F_ENTRY,
+    F_HIGH,
+    F_LAST,
+    F_LOW,
+    F_SCALE_TARGET,
+    F_STOP,
+    F_TARGET,
+    I_BAR_CLOSED,
+    I_BARS_HELD,
+    I_EXIT_SIGNAL,
+    I_MAX_HOLD_NS,
+    I_OPENED_NS,
+    I_PENDING,
+)
+from actors.lifecycle._book import PositionBook, RowMeta
+from actors.lifecycle._eod import DailyTime
+from actors.lifecycle._rules import levels_for
+from config.sections.lifecycle import LifecycleSettings
+from config.settings import Settings
+from daemon import names
+from daemon.actor import Actor, ActorContext
+from daemon.bus import Subscription, Topic
+from daemon.clock import NS_PER_S
+from daemon.messages import (
+    Alert,
+    Bar,
+    ExitIntent,
+    ExitReason,
+    FlattenAll,
+    MarketBatch,
+    PositionSnapshot,
+    PositionUpdate,
+    Severity,
+    SignalVerdict,
+    Tick,
+    TradeType,
+)
+
+_NO_DEADLINE = np.iinfo(np.int64).max
+
+
+def _subscription(topic: Topic[Any], name: str, types: tuple[type[Any], ...]) -> Subscription[Any]:
+    """The topic's subscription called ``name``, created once and kept across restarts.
+
+    A restarted actor picks up its predecessor's buffer, so nothing published while it
+    was down is lost, and no orphaned lossless subscription is left to fill up and
+    stall publishers.
+    """
+    full = f"{topic.name}->{name}"
+    for sub in topic.subscriptions:
+        if sub.channel.name == full:
+            return sub
+    return topic.subscribe(name, types=types)
+
+
+@final
+class LifecycleMonitor(Actor):
+    """Watches open positions and emits exactly one exit intent per exit decision."""
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self._configure(ctx.settings)
+        cfg = self.cfg
+        self.book = PositionBook(cfg.capacity)
+        self.bank = IndicatorBank(ema_period=cfg.ema_fast_period, atr_period=cfg.atr_period)
+        self._reason = np.zeros(self.book.capacity, np.int64)
+        self._trigger = np.zeros(self.book.capacity, np.float64)
+        self._bars = batch_buffers(cfg.max_batch)
+        self._bar_rows: list[int] = []
+        self.exits = self.bus.channel(names.ORCHESTRATOR_EXITS)
+        self.control = self.bus.channel(names.LIFECYCLE_CONTROL)
+        self.events: Topic[Any] = self.bus.topic(names.EVENTS)
+        self.event_sub = _subscription(self.events, "lifecycle", (PositionUpdate, SignalVerdict))
+        self.market_sub = _subscription(
+            self.bus.topic(names.MARKET), "lifecycle", (Tick, Bar, MarketBatch)
+        )
+        self._lock = anyio.Lock(fast_acquire=True)
+        self._wake = anyio.Event()
+        self._timer_scope: anyio.CancelScope | None = None
+        self._intraday = 0
+        self._next_eod = self._eod.next_after(self.clock.now_ns())
+        self.rejected = 0
+        """Inputs refused at the boundary (bad prices, inconsistent positions)."""
+        self.exits_sent = 0
+        self.handled = {"market": 0, "events": 0, "control": 0}
+        """Messages fully handled per input (metrics; tests synchronise on them)."""
+
+    def _configure(self, settings: Settings) -> None:
+        self.cfg: LifecycleSettings = settings.lifecycle
+        self._eod = DailyTime(settings.daemon.timezone, self.cfg.eod_flatten_time)
+        self._retry_ns = round(self.cfg.exit_retry_s * NS_PER_S)
+        self._bar_ns = self.cfg.bar_interval_s * NS_PER_S
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Warm the kernels, adopt open positions, then serve every input until cancelled."""
+        report = await anyio.to_thread.run_sync(warm_up)
+        self.log.info("numba kernels ready", extra={"event": "kernels_warm", **report.as_log()})
+        if self.cfg.adopt_on_start:
+            await self._adopt()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._event_loop)
+            tg.start_soon(self._control_loop)
+            tg.start_soon(self._timer_loop)
+            task_status.started()
+            await self._market_loop()
+
+    async def on_reload(self, settings: Settings) -> None:
+        """Take new settings; they apply to positions opened from now on."""
+        await super().on_reload(settings)
+        async with self._lock:
+            self._configure(settings)
+            self._kick()
+
+    async def emergency_close_all(
+        self, reason: str, *, exit_reason: ExitReason = ExitReason.EMERGENCY, symbol: str = ""
+    ) -> int:
+        """Emit an exit for every open position (or ``symbol``'s); returns how many.
+
+        Positions with an exit already in flight are not sent a second one.
+        """
+        async with self._lock:
+            intents = self._flatten(symbol, exit_reason, reason, self.clock.now_ns())
+            await self._emit(intents)
+        return len(intents)
+
+    async def _market_loop(self) -> None:
+        while True:
+            batch = await self.next_batch(self.market_sub, self.cfg.max_batch)
+            async with self._lock:
+                await self._on_market(batch)
+            self.handled["market"] += len(batch)
+
+    async def _event_loop(self) -> None:
+        while True:
+            batch = await self.event_sub.receive_batch()
+            async with self._lock:
+                now = self.clock.now_ns()
+                changed = False
+                for ev in batch:
+                    if isinstance(ev, PositionUpdate):
+                        changed |= await self._on_position(ev.position, now)
+                    elif isinstance(ev, SignalVerdict):
+                        changed |= self._on_verdict(ev)
+                if changed:
+                    await self._emit(await self._evaluate(now))
+            self.handled["events"] += len(batch)
+
+    async def _control_loop(self) -> None:
+        while True:
+            for item in await self.control.receive_batch():
+                if isinstance(item, FlattenAll):
+                    n = await self.emergency_close_all(
+                        item.reason, exit_reason=item.exit_reason, symbol=item.symbol
+                    )
+                    self.log.warning(
+                        "flatten requested",
+                        extra={
+                            "event": "flatten_all",
+                            "exits": n,
+                            "symbol": item.symbol or "all",
+                            "reason": item.reason,
+                        },
+                    )
+                else:
+                    await self._reject(
+                        "bad_control",
+                        f"{names.LIFECYCLE_CONTROL}: unexpected {type(item).__name__}",
+                    )
+                self.handled["control"] += 1
+
+    async def _timer_loop(self) -> None:
+        """Sleeps until the next time-driven duty: end of day, a time stop, a retry."""
+        while True:
+            self._wake = anyio.Event()
+            async with self._lock:
+                deadline = self._next_deadline(self.clock.now_ns())
+            if deadline is None:
+                await self._wake.wait()
+                continue
+            with anyio.CancelScope() as scope:
+                self._timer_scope = scope
+                await self.clock.sleep_until(deadline)
+            self._timer_scope = None
+            if scope.cancel_called:
+                continue
+            async with self._lock:
+                await self._on_timer(self.clock.now_ns())
+
+    def _kick(self) -> None:
+        """Make the timer loop recompute its deadline (something may now be due sooner)."""
+        self._wake.set()
+        if self._timer_scope is not None:
+            self._timer_scope.cancel()
+
+    # -- market data -----------------------------------------------------------------------
+
+    async def _on_market(self, batch: list[Any]) -> None:
+        book = self.book
+        rows, fb = book.rows, book.fb
+        touched: set[int] = set()
+        for msg in batch:
+            items = msg.items if isinstance(msg, MarketBatch) else (msg,)
+            for item in items:
+                r = rows.get(item.symbol)
+                if r is not None and r in touched:
+                    # The same position again in this batch: check what we have first.
+                    await self._check(touched)
+                    r = rows.get(item.symbol)
+                if isinstance(item, Tick):
+                    price = item.price
+                    try:
+                        check_price(f"{item.symbol} tick price", price)
+                    except KernelInputError as exc:
+                        await self._reject("bad_market_data", str(exc))
+                        continue
+                    if r is not None:
+                        # A row is touched at most once per check (see above), so the
+                        # update's own range is the range to check.
+                        fb[F_LAST, r] = fb[F_HIGH, r] = fb[F_LOW, r] = price
+                        touched.add(r)
+                elif isinstance(item, Bar):
+                    try:
+                        check_bar(item.high, item.low, item.close, item.open)
+                    except KernelInputError as exc:
+                        await self._reject("bad_market_data", f"{item.symbol} bar: {exc}")
+                        continue
+                    ours = item.interval_s == self.cfg.bar_interval_s
+                    if ours:
+                        self._queue_bar(item)
+                    if r is not None:
+                        self._mark_bar(r, item, ours)
+                        touched.add(r)
+        await self._check(touched)
+
+    def _queue_bar(self, bar: Bar) -> None:
+        sym, hi, lo, cl = self._bars
+        m = len(self._bar_rows)
+        if m == sym.shape[0]:
+            self._flush_bars()
+            m = 0
+        sym[m] = self.bank.column(bar.symbol)
+        hi[m], lo[m], cl[m] = bar.high, bar.low, bar.close
+        self._bar_rows.append(self.book.rows.get(bar.symbol, -1))
+
+    def _flush_bars(self) -> None:
+        """Apply the queued bars to the indicators and copy them to their positions."""
+        m = len(self._bar_rows)
+        if not m:
+            return
+        sym, hi, lo, cl = self._bars
+        self.bank.update(sym, hi, lo, cl, m)
+        fb = self.book.fb
+        for k, r in enumerate(self._bar_rows):
+            if r >= 0:
+                j = int(sym[k])
+                fb[F_ATR, r] = self.bank.atr(j)
+                fb[F_EMA, r] = self.bank.ema(j)
+        self._bar_rows.clear()
+
+    def _mark_bar(self, r: int, bar: Bar, ours: bool) -> None:
+        fb, ib = self.book.fb, self.book.ib
+        fb[F_LAST, r] = bar.close
+        # A bar that began before the position opened spans prices from before the
+        # entry: only its close belongs to the position.
+        if bar.ts - bar.interval_s * NS_PER_S >= ib[I_OPENED_NS, r]:
+            fb[F_HIGH, r], fb[F_LOW, r] = bar.high, bar.low
+        else:
+            fb[F_HIGH, r] = fb[F_LOW, r] = bar.close
+        if ours:
+            ib[I_BARS_HELD, r] += 1
+            ib[I_BAR_CLOSED, r] = 1
+
+    async def _check(self, touched: set[int]) -> None:
+        self._flush_bars()
+        touched.clear()
+        await self._emit(await self._evaluate(self.clock.now_ns()))
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    async def _evaluate(self, now: int) -> list[ExitIntent]:
+        """Run the exit kernel over every position and turn what fired into intents."""
+        book = self.book
+        n = book.n
+        if n == 0:
+            return []
+        if self._reason.shape[0] < book.capacity:
+            self._reason = np.zeros(book.capacity, np.int64)
+            self._trigger = np.zeros(book.capacity, np.float64)
+        fb, ib, reason, trigger = book.fb, book.ib, self._reason, self._trigger
+        if n >= self.cfg.offload_positions:
+            fired = await anyio.to_thread.run_sync(evaluate_exits, fb, ib, n, now, reason, trigger)
+        else:
+            fired = evaluate_exits(fb, ib, n, now, reason, trigger)
+        intents: list[ExitIntent] = []
+        if fired:
+            for r in np.flatnonzero(reason[:n]).tolist():
+                intent = self._decide(r, int(reason[r]), float(trigger[r]), now)
+                if intent is not None:
+                    intents.append(intent)
+        # The next update starts a fresh range; flags are consumed.
+        fb[F_HIGH, :n] = fb[F_LAST, :n]
+        fb[F_LOW, :n] = fb[F_LAST, :n]
+        ib[I_BAR_CLOSED, :n] = 0
+        ib[I_EXIT_SIGNAL, :n] = 0
+        return intents
+
+    def _decide(self, r: int, code: int, trig: float, now: int) -> ExitIntent | None:
+        book = self.book
+        meta = book.meta[r]
+        reason = REASONS[code]
+        assert reason is not None  # the kernel reports only codes with a reason
+        trigger = trig if math.isfinite(trig) else float(book.fb[F_LAST, r])
+        if code == CODE_SCALE_OUT:
+            _price, share = meta.scale_out.pop(0)
+            book.fb[F_SCALE_TARGET, r] = meta.scale_out[0][0] if meta.scale_out else math.nan
+            qty = _share_of(meta.opened_qty, share)
+            if qty <= 0:
+                self.log.info(
+                    "scale-out level skipped: its share rounds to no quantity",
+                    extra={"event": "scale_out_skipped", "symbol": meta.symbol, "share": share},
+                )
+                return None
+            if qty < abs(meta.qty):
+                return self._intent(meta, reason, qty, trigger, now)
+        self._mark_pending(r, reason, now)
+        return self._intent(meta, reason, None, trigger, now)
+
+    def _mark_pending(self, r: int, reason: ExitReason, now: int) -> None:
+        meta = self.book.meta[r]
+        self.book.ib[I_PENDING, r] = 1
+        meta.pending = reason
+        meta.pending_since_ns = now
+        self._kick()
+
+    def _intent(
+        self, meta: RowMeta, reason: ExitReason, qty: Decimal | None, trigger: float, now: int
+    ) -> ExitIntent:
+        meta.exits_sent += 1
+        return ExitIntent(
+            exit_id=f"{meta.key}:x{meta.exits_sent}:{reason}",
+            symbol=meta.symbol,
+            side=meta.side.opposite,
+            qty=qty,
+            reason=reason,
+            trigger_price=trigger,
+            correlation_id=meta.correlation_id,
+            ts=now,
+        )
+
+    async def _emit(self, intents: list[ExitIntent]) -> None:
+        for intent in intents:
+            await self.exits.send(intent)
+            await self.events.publish(intent)
+            self.exits_sent += 1
+            self.log.info(
+                "exit",
+                extra={
+                    "event": "exit_intent",
+                    "exit_id": intent.exit_id,
+                    "symbol": intent.symbol,
+                    "reason": str(intent.reason),
+                    "qty": "all" if intent.qty is None else str(intent.qty),
+                    "trigger_price": intent.trigger_price,
+                },
+            )
+
+    def _flatten(self, symbol: str, reason: ExitReason, why: str, now: int) -> list[ExitIntent]:
+        book = self.book
+        if symbol:
+            r = book.row(symbol)
+            rows = [] if r is None else [r]
+        else:
+            rows = list(range(book.n))
+        intents: list[ExitIntent] = []
+        for r in rows:
+            if book.ib[I_PENDING, r]:
+                continue
+            self._mark_pending(r, reason, now)
+            intents.append(self._intent(book.meta[r], reason, None, float(book.fb[F_LAST, r]), now))
+        return intents
+
+    # -- time --------------------------------------------------------------------------------
+
+    def _next_deadline(self, now: int) -> int | None:
+        book = self.book
+        n = book.n
+        if n == 0:
+            return None
+        best = _NO_DEADLINE
+        if self.cfg.eod_flatten and self._intraday:
+            if self._next_eod <= now:
+                return now
+            best = self._next_eod
+        ib = book.ib
+        hold = ib[I_MAX_HOLD_NS, :n]
+        if hold.any():
+            # Positions with an exit in flight are waited for by the retry deadline.
+            live = (hold > 0) & (ib[I_PENDING, :n] == 0)
+            due = np.where(live, ib[I_OPENED_NS, :n] + hold, _NO_DEADLINE)
+            best = min(best, int(due.min()))
+        for r in np.flatnonzero(ib[I_PENDING, :n]).tolist():
+            best = min(best, book.meta[r].pending_since_ns + self._retry_ns)
+        return None if best == _NO_DEADLINE else max(best, now)
+
+    async def _on_timer(self, now: int) -> None:
+        book = self.book
+        intents: list[ExitIntent] = []
+        if now >= self._next_eod:
+            if self.cfg.eod_flatten and self._intraday:
+                for r in range(book.n):
+                    meta = book.meta[r]
+                    if meta.trade_type is TradeType.INTRADAY and not book.ib[I_PENDING, r]:
+                        self._mark_pending(r, ExitReason.END_OF_DAY, now)
+                        last = float(book.fb[F_LAST, r])
+                        intents.append(self._intent(meta, ExitReason.END_OF_DAY, None, last, now))
+            self._next_eod = self._eod.next_after(now)
+        for r in np.flatnonzero(book.ib[I_PENDING, : book.n]).tolist():
+            meta = book.meta[r]
+            if meta.pending is not None and now - meta.pending_since_ns >= self._retry_ns:
+                meta.pending_since_ns = now
+                await self._alert(
+                    Severity.WARNING,
+                    "exit_retry",
+                    f"{meta.symbol}: still open {self.cfg.exit_retry_s:g}s after a "
+                    f"{meta.pending} exit; sending it again",
+                )
+                last = float(book.fb[F_LAST, r])
+                intents.append(self._intent(meta, meta.pending, None, last, now))
+        intents.extend(await self._evaluate(now))
+        await self._emit(intents)
+
+    # -- positions and signals ----------------------------------------------------------------
+
+    async def _on_position(self, p: PositionSnapshot, now: int) -> bool:
+        """Apply a position change; True when a new position needs checking now."""
+        book = self.book
+        sym = p.symbol
+        r = book.row(sym)
+        if p.qty == 0:
+            if r is not None:
+                self._drop(sym)
+            return False
+        entry = float(p.avg_price)
+        if not math.isfinite(entry) or entry <= 0.0:
+            await self._reject("bad_position", f"{sym}: average price {p.avg_price} is not a price")
+            return False
+        if r is not None:
+            meta = book.meta[r]
+            flipped = (p.qty > 0) != (meta.qty > 0)
+            reopened = p.opened_ns != 0 and meta.opened_ns != 0 and p.opened_ns != meta.opened_ns
+            if not (flipped or reopened):
+                self._update_row(r, p, entry)
+                return False
+            self._drop(sym)
+        await self._open(p, entry, now)
+        return True
+
+    def _update_row(self, r: int, p: PositionSnapshot, entry: float) -> None:
+        book = self.book
+        meta = book.meta[r]
+        meta.qty = p.qty
+        book.fb[F_ENTRY, r] = entry
+        # A stop or target moved by the strategy (or the orchestrator) replaces ours.
+        if p.stop_price is not None and math.isfinite(p.stop_price) and p.stop_price > 0:
+            book.fb[F_STOP, r] = p.stop_price
+        if p.target_price is not None and math.isfinite(p.target_price) and p.target_price > 0:
+            book.fb[F_TARGET, r] = p.target_price
+
+    async def _open(self, p: PositionSnapshot, entry: float, now: int) -> None:
+        cfg = self.cfg
+        rules = cfg.intraday if p.trade_type is TradeType.INTRADAY else cfg.swing
+        side = 1 if p.qty > 0 else -1
+        levels, problems = levels_for(
+            side=side, entry=entry, rules=rules, stop=p.stop_price, target=p.target_price
+        )
+        col = self.bank.column(p.symbol)
+        last = p.last_price if p.last_price is not None and p.last_price > 0 else entry
+        meta = RowMeta(
+            symbol=p.symbol,
+            qty=p.qty,
+            opened_qty=abs(p.qty),
+            correlation_id=p.correlation_id,
+            source=p.source,
+            trade_type=p.trade_type,
+            opened_ns=p.opened_ns or now,
+            indicator_col=col,
+        )
+        self.book.add(
+            meta, levels, entry=entry, last=last, atr=self.bank.atr(col), ema=self.bank.ema(col)
+        )
+        if p.trade_type is TradeType.INTRADAY:
+            if self._intraday == 0 and self._next_eod <= now:
+                self._next_eod = self._eod.next_after(now)
+            self._intraday += 1
+        if levels.max_hold_ns or p.trade_type is TradeType.INTRADAY:
+            self._kick()
+        for problem in problems:
+            await self._alert(Severity.WARNING, "exit_levels", f"{p.symbol}: {problem}")
+        self.log.info(
+            "watching position",
+            extra={
+                "event": "position_watched",
+                "symbol": p.symbol,
+                "qty": str(p.qty),
+                "entry": entry,
+                "stop": levels.stop,
+                "target": levels.target,
+                "trade_type": str(p.trade_type),
+            },
+        )
+
+    def _drop(self, symbol: str) -> None:
+        meta = self.book.remove(symbol)
+        if meta is not None and meta.trade_type is TradeType.INTRADAY:
+            self._intraday -= 1
+
+    def _on_verdict(self, v: SignalVerdict) -> bool:
+        """Flag an exit signal on the position it closes; True when one was flagged."""
+        if not v.accepted:
+            return False
+        sig = v.signal
+        r = self.book.row(sig.symbol)
+        if r is None:
+            return False
+        meta = self.book.meta[r]
+        if sig.source != meta.source:
+            return False
+        if sig.is_exit:
+            wanted = self.cfg.exit_on_flagged_signal and sig.side is meta.side.opposite
+        else:
+            wanted = self.cfg.exit_on_opposite_signal and sig.side is meta.side.opposite
+        if wanted:
+            self.book.ib[I_EXIT_SIGNAL, r] = 1
+        return wanted
+
+    async def _adopt(self) -> None:
+        """Take the broker's open positions so that a restart leaves nothing unprotected."""
+        from actors.broker.queries import BrokerClient
+
+        client = BrokerClient(self.bus)
+        found: tuple[PositionSnapshot, ...] | None = None
+
+        async def ask(scope: anyio.CancelScope) -> None:
+            nonlocal found
+            try:
+                found = await client.positions()
+            except Exception as exc:  # the broker's own errors; going on without is safe
+                self.log.warning(
+                    "cannot adopt positions", extra={"event": "adopt_failed", "error": repr(exc)}
+                )
+            scope.cancel()
+
+        async def give_up(scope: anyio.CancelScope) -> None:
+            await self.clock.sleep(self.cfg.adopt_timeout_s)
+            scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ask, tg.cancel_scope)
+            tg.start_soon(give_up, tg.cancel_scope)
+        if found is None:
+            await self._alert(
+                Severity.WARNING,
+                "adopt_failed",
+                "open positions could not be read from the broker at start; they are "
+                "protected once the orchestrator reports them",
+            )
+            return
+        now = self.clock.now_ns()
+        async with self._lock:
+            for p in found:
+                if p.qty != 0 and self.book.row(p.symbol) is None:
+                    await self._on_position(p, now)
+        self.log.info("adopted positions", extra={"event": "adopted", "positions": len(found)})
+
+    # -- records --------------------------------------------------------------------------------
+
+    async def _reject(self, code: str, text: str) -> None:
+        self.rejected += 1
+        self.log.warning(text, extra={"event": code, "rejected": self.rejected})
+        # A feed gone bad can send thousands of bad prints: alert on the 1st, 2nd, 4th,
+        # 8th... so people hear about it without the alert stream drowning.
+        if self.rejected & (self.rejected - 1) == 0:
+            await self._alert(Severity.WARNING, code, f"{text} ({self.rejected} rejected so far)")
+
+    async def _alert(self, severity: Severity, code: str, text: str) -> None:
+        now = self.clock.now_ns()
+        await self.events.publish(
+            Alert(
+                alert_id=f"lifecycle-{code}-{now}", severity=severity, code=code, text=text, ts=now
+            )
+        )
+
+
+def _share_of(opened: Decimal, share: float) -> Decimal:
+    """``share`` of ``opened`` rounded down to the quantity's own precision."""
+    exponent = opened.as_tuple().exponent
+    step = Decimal(1).scaleb(min(0, exponent) if isinstance(exponent, int) else 0)
+    return (opened * Decimal(repr(share))).quantize(step, rounding=ROUND_DOWN)
