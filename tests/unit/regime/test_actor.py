@@ -42,6 +42,7 @@ class Harness:
         self.clock = clock
         self.log = log
         self.actor = actor
+        self.sent = 0
 
     async def feed(self, *items: Any, batch: bool = False) -> None:
         """Publish market data (the clock following the bars' times) and let the actor
@@ -50,18 +51,20 @@ class Harness:
         if batch:
             self.clock.advance_to(max(self.clock.now_ns(), items[-1].ts))
             await market.publish(MarketBatch(items=items, ts=self.clock.now_ns()))
+            self.sent += 1
         else:
             for item in items:
                 self.clock.advance_to(max(self.clock.now_ns(), item.ts))
                 await market.publish(item)
+                self.sent += 1
                 await self.settle()
         await self.settle()
 
     async def settle(self) -> None:
-        """Return once the actor has taken every published item and is waiting again."""
-        actor = self.actor
+        """Return once the actor has taken every published item and waits again."""
+        health = self.actor.health
         with anyio.fail_after(FAIL_AFTER_S):
-            while actor.market.channel.depth() or actor.health.busy_since_ns is not None:
+            while health.processed < self.sent or health.busy_since_ns is not None:
                 await anyio.lowlevel.checkpoint()
 
     def updates(self) -> list[RegimeUpdate]:

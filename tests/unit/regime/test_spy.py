@@ -25,15 +25,19 @@ SPY = data_path("SPY")
 pytestmark = pytest.mark.skipif(not SPY.is_file(), reason=f"real data missing: {SPY}")
 
 
+Rows = list[tuple[date, Regime | None, Regime | None]]
+"""(day, regime in force, raw classification) per bar."""
+
+
 def _day(ts: int) -> date:
     # History bars are stamped at the end of their day (00:00 UTC of the next one).
     return datetime.fromtimestamp(ts / NS_PER_S - 1, UTC).date()
 
 
-def _run(cfg: RegimeSettings) -> tuple[list[tuple[date, Regime | None, Regime | None]], int]:
+def _run(cfg: RegimeSettings) -> tuple[Rows, int]:
     """(day, regime in force, raw classification) per bar, and the number of changes."""
     det = RegimeDetector(cfg)
-    out: list[tuple[date, Regime | None, Regime | None]] = []
+    out: Rows = []
     changes = 0
     for b in read_bars(SPY):
         if det.on_bar(b.ts, b.high, b.low, b.close) is not None:
@@ -44,13 +48,11 @@ def _run(cfg: RegimeSettings) -> tuple[list[tuple[date, Regime | None, Regime | 
 
 
 @pytest.fixture(scope="module")
-def history() -> list[tuple[date, Regime | None, Regime | None]]:
+def history() -> Rows:
     return _run(RegimeSettings())[0]
 
 
-def _between(
-    rows: list[tuple[date, Regime | None, Regime | None]], first: str, last: str
-) -> list[Regime | None]:
+def _between(rows: Rows, first: str, last: str) -> list[Regime | None]:
     lo, hi = date.fromisoformat(first), date.fromisoformat(last)
     return [r for d, r, _ in rows if lo <= d <= hi]
 
@@ -63,20 +65,20 @@ def _longest_run(regimes: list[Regime | None], which: Regime) -> int:
     return best
 
 
-def test_warm_up_then_classified_from_spring_2008(history: list) -> None:
+def test_warm_up_then_classified_from_spring_2008(history: Rows) -> None:
     det = RegimeDetector(RegimeSettings())
     assert det.warm_up_bars == 70  # ema 50 + slope 20
     first = next(d for d, r, _ in history if r is not None)
     assert date(2008, 4, 1) <= first <= date(2008, 5, 1)
 
 
-def test_autumn_2008_crash_is_crisis(history: list) -> None:
+def test_autumn_2008_crash_is_crisis(history: Rows) -> None:
     crash = _between(history, "2008-10-10", "2008-12-31")
     assert crash
     assert all(r is Regime.CRISIS for r in crash)
 
 
-def test_2008_2009_shows_long_bear_and_crisis_stretches(history: list) -> None:
+def test_2008_2009_shows_long_bear_and_crisis_stretches(history: Rows) -> None:
     span = _between(history, "2008-05-01", "2009-06-30")
     counts = Counter(span)
     assert counts[Regime.BEAR] + counts[Regime.CRISIS] > 0.6 * len(span)
@@ -87,7 +89,7 @@ def test_2008_2009_shows_long_bear_and_crisis_stretches(history: list) -> None:
     assert Regime.BULL not in _between(history, "2008-06-15", "2009-06-30")
 
 
-def test_2013_is_a_bull_market(history: list) -> None:
+def test_2013_is_a_bull_market(history: Rows) -> None:
     year = _between(history, "2013-01-01", "2013-12-31")
     counts = Counter(year)
     assert counts[Regime.BULL] > 0.65 * len(year)
@@ -95,7 +97,7 @@ def test_2013_is_a_bull_market(history: list) -> None:
     assert counts[Regime.CRISIS] == 0
 
 
-def test_august_2011_downgrade_selloff_is_crisis(history: list) -> None:
+def test_august_2011_downgrade_selloff_is_crisis(history: Rows) -> None:
     assert Regime.CRISIS in _between(history, "2011-08-08", "2011-09-30")
 
 
