@@ -49,8 +49,17 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )  # fmt: skip
 
 
-def _reason(p: argparse.ArgumentParser, *, required: bool = False) -> None:
-    p.add_argument("-r", "--reason", required=required, default="", help="why (audited)")
+REASON_REQUIRED = ("kill", "reset-kill")
+
+
+def _reason(p: argparse.ArgumentParser, *, positional: bool = False) -> None:
+    p.add_argument("-r", "--reason", default="", help="why (audited)")
+    if positional:
+        p.add_argument("words", nargs="*", metavar="REASON", help="why (audited)")
+
+
+def _reason_of(a: argparse.Namespace) -> str:
+    return str(a.reason or " ".join(getattr(a, "words", None) or ()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,16 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
         ("pause", "pause entries (reduce-only)"),
         ("resume", "resume after a pause"),
     ):
-        _reason(add(name, text, lambda a: {"reason": a.reason}))
-    p = add("kill", "engage the kill switch", lambda a: {"reason": a.reason, "flatten": a.flatten})
-    _reason(p, required=True)
+        _reason(add(name, text, lambda a: {"reason": _reason_of(a)}), positional=True)
+    p = add(
+        "kill",
+        "engage the kill switch (REASON required)",
+        lambda a: {"reason": _reason_of(a), "flatten": a.flatten},
+    )
+    _reason(p, positional=True)
     p.add_argument("--flatten", action="store_true", help="also close every position")
     p = add(
         "reset-kill",
-        "release the kill switch",
-        lambda a: {"reason": a.reason, "force": a.force},
+        "release the kill switch (REASON required)",
+        lambda a: {"reason": _reason_of(a), "force": a.force},
     )
-    _reason(p, required=True)
+    _reason(p, positional=True)
     p.add_argument("--force", action="store_true", help="override conditions that still hold")
     p = add(
         "flatten",
@@ -285,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "watch" and args.redis:
         return _watch_redis(args)
     payload = args.builders[cmd](args)
+    if cmd in REASON_REQUIRED and not payload["reason"].strip():
+        print(f"tradingctl: {cmd} needs a reason: tradingctl {cmd} REASON", file=sys.stderr)
+        return CtlExit.USAGE
     try:
         path = socket_path(args)
     except Exception as exc:  # ConfigError from --config

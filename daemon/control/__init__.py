@@ -7,9 +7,14 @@ Public surface (see docs/control.md for the protocol and every command):
 * :class:`ControlServer` — the Unix socket server the runtime runs;
 * :class:`CommandSpec`, :data:`COMMANDS` — the command catalogue;
 * :class:`CommandError`, :class:`ErrorCode` — how handlers answer with an error;
-* :func:`install_commands` — binds the runtime's and the owners' commands to a daemon.
+* :func:`install_commands` — binds the runtime's and the owners' commands to a daemon;
+* :class:`ControlClient`, :class:`ClientError`, :class:`CtlExit` — the blocking client
+  ``tradingctl`` uses, for scripts.
 """
 
+from daemon.control._client import ClientError as ClientError
+from daemon.control._client import ControlClient as ControlClient
+from daemon.control._client import CtlExit as CtlExit
 from daemon.control._commands import COMMANDS as COMMANDS
 from daemon.control._commands import Args as Args
 from daemon.control._commands import CommandSpec as CommandSpec
@@ -33,11 +38,14 @@ __all__ = (
     "PROTOCOL_VERSION",
     "Args",
     "Call",
+    "ClientError",
     "CommandError",
     "CommandSpec",
+    "ControlClient",
     "ControlRegistry",
     "ControlServer",
     "ControlSocketError",
+    "CtlExit",
     "ErrorCode",
     "EventStream",
     "Handler",

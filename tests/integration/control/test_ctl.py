@@ -110,12 +110,15 @@ def test_kill_needs_confirmation_and_never_prompts_without_a_terminal(
         assert "Close EVERY position" in capsys.readouterr().err
         assert run.book.items == []
         monkeypatch.setattr("sys.stdin", _Tty("yes\n"))
-        assert ctl.main(["-s", run.path, "kill", "-r", "test", "--flatten"]) == CtlExit.OK
+        assert ctl.main(["-s", run.path, "kill", "--flatten", "smoke", "test"]) == CtlExit.OK
         assert "and close EVERY position?" in capsys.readouterr().err
         assert _killed(run)
+        assert run.call(lambda: run.daemon.resources[SafetyStore].snapshot().kill_reason) == (
+            "smoke test"
+        )
         assert run.call(lambda: run.daemon.resources[SafetyStore].may_submit(OrderPurpose.ENTRY))
         monkeypatch.setattr("sys.stdin", io.StringIO(""))
-        assert ctl.main(["-s", run.path, "reset-kill", "-r", "ok"]) == CtlExit.OK
+        assert ctl.main(["-s", run.path, "reset-kill", "all", "flat"]) == CtlExit.OK
         assert not _killed(run)
         assert ctl.main(["-s", run.path, "--yes", "close", "AAPL"]) == CtlExit.OK
 

@@ -92,3 +92,10 @@ def test_arguments_are_validated_with_the_field_path() -> None:
         sig.parse_args({"symbol": "AAPL", "side": "buy", "conviction": 101})
     status = next(s for s in COMMANDS if s.name == "status")
     assert status.parse_args({}) == NoArgs()
+
+
+def test_the_public_surface_is_exported() -> None:
+    import daemon.control as control
+
+    for name in control.__all__:
+        assert getattr(control, name) is not None, name
