@@ -43,6 +43,7 @@ from daemon.safety import (
     SafetyStore,
     SetMode,
 )
+from daemon.safety.calendar import SessionCalendar
 from daemon.safety.rules import apply_trade, loss_breach, rollover
 
 _FAR = 2**62
@@ -65,6 +66,8 @@ class SafetyActor(Actor):
         self._wake: anyio.CancelScope | None = None
         self._deadline = _FAR
         self._retry_at: int | None = None
+        self._boundary_ns = 0
+        self._boundary_cal: SessionCalendar | None = None
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Bring the day up to date, check the triggers, then serve until cancelled."""
@@ -241,9 +244,18 @@ class SafetyActor(Actor):
 
     # -- timers ------------------------------------------------------------------------
 
+    def _next_boundary(self, now: int) -> int:
+        # Cached: zoneinfo arithmetic costs tens of microseconds and this runs after
+        # every batch and command; recomputed once passed or when the calendar changes.
+        cal = self.store.calendar
+        if now >= self._boundary_ns or cal is not self._boundary_cal:
+            self._boundary_ns = cal.next_boundary_ns(now)
+            self._boundary_cal = cal
+        return self._boundary_ns
+
     def _next_deadline(self, now: int) -> int:
         store = self.store
-        deadline = store.calendar.next_boundary_ns(now)
+        deadline = self._next_boundary(now)
         limit = store.settings.safety.broker_disconnect_kill_s
         if limit:
             for since in self.watch.disconnected.values():

@@ -370,3 +370,17 @@ def _drain(bus: Bus, name: str) -> list[Any]:
     while ch.depth():
         out.append(ch.receive_nowait())
     return out
+
+
+async def test_reload_moves_the_session_boundary(rig: Rig) -> None:
+    async with anyio.create_task_group() as tg:
+        await _running(rig, tg)
+        await rig.feed(closed("-10", "a"))
+        new = make_settings(Path(rig.store.path).parent, session_boundary="17:00")
+        await rig.actor.on_reload(new)
+        five_pm = ns(2024, 3, 1, 17)
+        await rig.clock.run_until(five_pm)
+        alert = await rig.next_out(Alert, "trading_day_rollover")
+        assert "2024-03-02 starts" in alert.text, "after a 17:00 boundary the next day begins"
+        assert rig.store.snapshot().day.trade_count == 0
+        tg.cancel_scope.cancel()
