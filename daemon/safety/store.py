@@ -81,6 +81,9 @@ INBOX_TYPES: tuple[type[Any], ...] = (
 
 _replace = msgspec.structs.replace
 
+_DAY_SCOPED = frozenset({KillTrigger.DAILY_LOSS.value, KillTrigger.CIRCUIT_BREAKER.value})
+"""Triggers whose conditions end with the trading day."""
+
 
 @final
 class SafetyStore:
@@ -340,6 +343,19 @@ class SafetyStore:
             self._conditions[KillTrigger.RECONCILIATION] = (
                 "awaiting a clean reconciliation since the restart"
             )
+        last = state.last_reset
+        # A forced reset acknowledged day-scoped conditions (a daily loss, a breaker
+        # escalation); a restart on the same trading day must not undo it.
+        if (
+            last is not None
+            and last.forced
+            and not state.kill.engaged
+            and self.calendar.trading_day(last.ts_ns) == state.day.trading_day
+        ):
+            for text in last.overridden:
+                name = text.split(":", 1)[0]
+                if name in _DAY_SCOPED:
+                    self._acknowledged.add(KillTrigger(name))
         if state.mode.mode is not TradingMode.RUNNING:
             _log.warning(
                 f"trading mode is {state.mode.mode} (carried over from before the restart)",

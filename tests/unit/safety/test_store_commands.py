@@ -418,3 +418,33 @@ async def test_unchanged_update_writes_nothing(rig: Rig) -> None:
     seq = rig.on_disk().seq
     await rig.store.update(lambda s: s)
     assert rig.on_disk().seq == seq
+
+
+async def test_a_forced_reset_survives_a_restart_on_the_same_day(tmp_path: Path) -> None:
+    d = tmp_path / "state"
+    async for r in _rig(tmp_path):
+        d = r.path.parent
+        await r.store.trip(KillTrigger.DAILY_LOSS, "down 3.1%")
+        await r.store.trip(KillTrigger.BROKER_DISCONNECT, "down")
+        assert (await r.store.reset("I know", by="ops", force=True)).ok
+    for day, loss_engages in ((ns(2024, 3, 1, 15), False), (ns(2024, 3, 4, 10), True)):
+        again = await open_store(make_settings(d), SimClock(day))
+        try:
+            assert await again.trip(KillTrigger.DAILY_LOSS, "down 3.1%") is loss_engages
+            assert again.snapshot().killed is loss_engages
+        finally:
+            again.close()
+
+
+async def test_a_non_day_scoped_acknowledgement_ends_with_the_process(tmp_path: Path) -> None:
+    d = tmp_path / "state"
+    async for r in _rig(tmp_path):
+        d = r.path.parent
+        await r.store.trip(KillTrigger.BROKER_DISCONNECT, "down")
+        assert (await r.store.reset("I know", by="ops", force=True)).ok
+        assert not await r.store.trip(KillTrigger.BROKER_DISCONNECT, "still down")
+    again = await open_store(make_settings(d), SimClock(T0))
+    try:
+        assert await again.trip(KillTrigger.BROKER_DISCONNECT, "down after the restart")
+    finally:
+        again.close()
