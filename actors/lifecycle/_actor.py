@@ -27,15 +27,12 @@ from actors.kernels import (
     REASONS,
     IndicatorBank,
     KernelInputError,
-    batch_buffers,
     check_bar,
     check_price,
     evaluate_exits,
     warm_up,
 )
 from actors.kernels._exits import (
-    F_ATR,
-    F_EMA,
     F_ENTRY,
     F_HIGH,
     F_LAST,
@@ -44,14 +41,15 @@ from actors.kernels._exits import (
     F_STOP,
     F_TARGET,
     I_BAR_CLOSED,
-    I_BARS_HELD,
     I_EXIT_SIGNAL,
     I_MAX_HOLD_NS,
     I_OPENED_NS,
     I_PENDING,
 )
+from actors.lifecycle._adopt import broker_positions
 from actors.lifecycle._book import PositionBook, RowMeta
 from actors.lifecycle._eod import DailyTime
+from actors.lifecycle._marks import Marker
 from actors.lifecycle._rules import levels_for
 from config.sections.lifecycle import LifecycleSettings
 from config.settings import Settings
@@ -103,8 +101,7 @@ class LifecycleMonitor(Actor):
         self.bank = IndicatorBank(ema_period=cfg.ema_fast_period, atr_period=cfg.atr_period)
         self._reason = np.zeros(self.book.capacity, np.int64)
         self._trigger = np.zeros(self.book.capacity, np.float64)
-        self._bars = batch_buffers(cfg.max_batch)
-        self._bar_rows: list[int] = []
+        self.marker = Marker(self.book, self.bank, cfg.bar_interval_s, cfg.max_batch)
         self.exits = self.bus.channel(names.ORCHESTRATOR_EXITS)
         self.control = self.bus.channel(names.LIFECYCLE_CONTROL)
         self.events: Topic[Any] = self.bus.topic(names.EVENTS)
@@ -127,7 +124,6 @@ class LifecycleMonitor(Actor):
         self.cfg: LifecycleSettings = settings.lifecycle
         self._eod = DailyTime(settings.daemon.timezone, self.cfg.eod_flatten_time)
         self._retry_ns = round(self.cfg.exit_retry_s * NS_PER_S)
-        self._bar_ns = self.cfg.bar_interval_s * NS_PER_S
 
     # -- running -------------------------------------------------------------------------
 
@@ -145,10 +141,15 @@ class LifecycleMonitor(Actor):
             await self._market_loop()
 
     async def on_reload(self, settings: Settings) -> None:
-        """Take new settings; they apply to positions opened from now on."""
+        """Take new settings; exit rules apply to positions opened from now on.
+
+        Indicator periods and the book's capacity keep their start-up values until the
+        actor restarts (the indicator state was built with them).
+        """
         await super().on_reload(settings)
         async with self._lock:
             self._configure(settings)
+            self.marker.bar_interval_s = self.cfg.bar_interval_s
             self._kick()
 
     async def emergency_close_all(
@@ -235,8 +236,8 @@ class LifecycleMonitor(Actor):
     # -- market data -----------------------------------------------------------------------
 
     async def _on_market(self, batch: list[Any]) -> None:
-        book = self.book
-        rows, fb = book.rows, book.fb
+        rows = self.book.rows
+        marker = self.marker
         touched: set[int] = set()
         for msg in batch:
             items = msg.items if isinstance(msg, MarketBatch) else (msg,)
@@ -245,18 +246,14 @@ class LifecycleMonitor(Actor):
                 if r is not None and r in touched:
                     # The same position again in this batch: check what we have first.
                     await self._check(touched)
-                    r = rows.get(item.symbol)
                 if isinstance(item, Tick):
-                    price = item.price
                     try:
-                        check_price(f"{item.symbol} tick price", price)
+                        check_price(f"{item.symbol} tick price", item.price)
                     except KernelInputError as exc:
                         await self._reject("bad_market_data", str(exc))
                         continue
                     if r is not None:
-                        # A row is touched at most once per check (see above), so the
-                        # update's own range is the range to check.
-                        fb[F_LAST, r] = fb[F_HIGH, r] = fb[F_LOW, r] = price
+                        marker.tick(r, item.price)
                         touched.add(r)
                 elif isinstance(item, Bar):
                     try:
@@ -264,54 +261,13 @@ class LifecycleMonitor(Actor):
                     except KernelInputError as exc:
                         await self._reject("bad_market_data", f"{item.symbol} bar: {exc}")
                         continue
-                    ours = item.interval_s == self.cfg.bar_interval_s
-                    if ours:
-                        self._queue_bar(item)
+                    marker.bar(r, item)
                     if r is not None:
-                        self._mark_bar(r, item, ours)
                         touched.add(r)
         await self._check(touched)
 
-    def _queue_bar(self, bar: Bar) -> None:
-        sym, hi, lo, cl = self._bars
-        m = len(self._bar_rows)
-        if m == sym.shape[0]:
-            self._flush_bars()
-            m = 0
-        sym[m] = self.bank.column(bar.symbol)
-        hi[m], lo[m], cl[m] = bar.high, bar.low, bar.close
-        self._bar_rows.append(self.book.rows.get(bar.symbol, -1))
-
-    def _flush_bars(self) -> None:
-        """Apply the queued bars to the indicators and copy them to their positions."""
-        m = len(self._bar_rows)
-        if not m:
-            return
-        sym, hi, lo, cl = self._bars
-        self.bank.update(sym, hi, lo, cl, m)
-        fb = self.book.fb
-        for k, r in enumerate(self._bar_rows):
-            if r >= 0:
-                j = int(sym[k])
-                fb[F_ATR, r] = self.bank.atr(j)
-                fb[F_EMA, r] = self.bank.ema(j)
-        self._bar_rows.clear()
-
-    def _mark_bar(self, r: int, bar: Bar, ours: bool) -> None:
-        fb, ib = self.book.fb, self.book.ib
-        fb[F_LAST, r] = bar.close
-        # A bar that began before the position opened spans prices from before the
-        # entry: only its close belongs to the position.
-        if bar.ts - bar.interval_s * NS_PER_S >= ib[I_OPENED_NS, r]:
-            fb[F_HIGH, r], fb[F_LOW, r] = bar.high, bar.low
-        else:
-            fb[F_HIGH, r] = fb[F_LOW, r] = bar.close
-        if ours:
-            ib[I_BARS_HELD, r] += 1
-            ib[I_BAR_CLOSED, r] = 1
-
     async def _check(self, touched: set[int]) -> None:
-        self._flush_bars()
+        self.marker.flush()
         touched.clear()
         await self._emit(await self._evaluate(self.clock.now_ns()))
 
@@ -575,28 +531,7 @@ class LifecycleMonitor(Actor):
 
     async def _adopt(self) -> None:
         """Take the broker's open positions so that a restart leaves nothing unprotected."""
-        from actors.broker.queries import BrokerClient
-
-        client = BrokerClient(self.bus)
-        found: tuple[PositionSnapshot, ...] | None = None
-
-        async def ask(scope: anyio.CancelScope) -> None:
-            nonlocal found
-            try:
-                found = await client.positions()
-            except Exception as exc:  # the broker's own errors; going on without is safe
-                self.log.warning(
-                    "cannot adopt positions", extra={"event": "adopt_failed", "error": repr(exc)}
-                )
-            scope.cancel()
-
-        async def give_up(scope: anyio.CancelScope) -> None:
-            await self.clock.sleep(self.cfg.adopt_timeout_s)
-            scope.cancel()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(ask, tg.cancel_scope)
-            tg.start_soon(give_up, tg.cancel_scope)
+        found = await broker_positions(self.bus, self.clock, self.cfg.adopt_timeout_s, self.log)
         if found is None:
             await self._alert(
                 Severity.WARNING,

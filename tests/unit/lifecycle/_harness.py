@@ -107,6 +107,7 @@ class Harness:
         source: str = "alpha",
         opened_ns: int | None = None,
         correlation_id: str = "",
+        wait: bool = True,
     ) -> None:
         q = Decimal(qty)
         snap = PositionSnapshot(
@@ -122,7 +123,8 @@ class Harness:
         )
         await self.events.publish(PositionUpdate(position=snap, ts=self.clock.now_ns()))
         self.published["events"] += 1
-        await self.settle()
+        if wait:
+            await self.settle()
 
     async def close(self, symbol: str) -> None:
         snap = PositionSnapshot(symbol=symbol, qty=Decimal(0), avg_price=Decimal(0))

@@ -12,6 +12,7 @@ import pytest
 
 from actors.broker.queries import GetPositions
 from actors.kernels._jit import COMPILED
+from actors.lifecycle import LifecycleMonitor
 from daemon import names
 from daemon.clock import NS_PER_S, SimClock
 from daemon.messages import (
@@ -23,6 +24,7 @@ from daemon.messages import (
     Tick,
     TradeType,
 )
+from tests.pipeline_support import context
 from tests.unit.lifecycle._harness import Harness, lifecycle_settings
 
 NY = dt.timezone(dt.timedelta(hours=-5))  # EST: the test dates are in winter
@@ -250,3 +252,33 @@ async def test_actor_calls_reuse_the_warmed_kernels(name: str) -> None:
         tg.cancel_scope.cancel()
     # A second specialisation would mean numba compiled on the hot path.
     assert len(COMPILED[name].signatures) == 1
+
+
+async def test_a_restarted_actor_keeps_its_subscriptions_and_their_buffer() -> None:
+    h = Harness(lifecycle_settings())
+    await h.position("AAPL", 10, 100.0, stop=95.0, wait=False)  # while no actor runs
+    again = LifecycleMonitor(context("lifecycle", h.settings, h.clock, h.bus))
+    subs = [s.channel.name for s in h.events.subscriptions]
+    assert subs.count("events->lifecycle") == 1
+    assert again.event_sub is h.actor.event_sub
+    h.actor = again
+    async with anyio.create_task_group() as tg:
+        await h.start(tg)
+        await h.settle()  # the update buffered before the restart is applied...
+        assert h.actor.book.row("AAPL") is not None
+        await h.tick("AAPL", 94.0)  # ...and protects the position
+        assert [e.reason for e in h.exits()] == [ExitReason.STOP_LOSS]
+        tg.cancel_scope.cancel()
+
+
+async def test_reload_applies_to_new_positions() -> None:
+    h = Harness(lifecycle_settings(swing={"stop_loss_pct": 5.0}))
+    async with anyio.create_task_group() as tg:
+        await h.start(tg)
+        await h.position("OLD", 10, 100.0)
+        await h.actor.on_reload(lifecycle_settings(swing={"stop_loss_pct": 1.0}))
+        await h.position("NEW", 10, 100.0)
+        await h.tick("OLD", 98.0)
+        await h.tick("NEW", 98.0)
+        assert [e.symbol for e in h.exits()] == ["NEW"]
+        tg.cancel_scope.cancel()
