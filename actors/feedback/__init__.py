@@ -7,10 +7,7 @@ from actors.feedback._actor import FeedbackActor as FeedbackActor
 from actors.feedback._book import FeedbackBook as FeedbackBook
 from actors.feedback._book import Published as Published
 from actors.feedback._state import FeedbackStore as FeedbackStore
-from actors.feedback._state import SourceRecord as SourceRecord
-from actors.feedback._state import StoredState as StoredState
 from actors.feedback._stats import BadTrade as BadTrade
-from actors.feedback._stats import TradeOutcome as TradeOutcome
 from actors.feedback._stats import WindowStats as WindowStats
 from actors.feedback._stats import outcome as outcome
 from actors.feedback._stats import window_stats as window_stats
@@ -33,9 +30,6 @@ __all__ = (
     "FeedbackBook",
     "FeedbackStore",
     "Published",
-    "SourceRecord",
-    "StoredState",
-    "TradeOutcome",
     "WeightResult",
     "WindowStats",
     "compute_weights",

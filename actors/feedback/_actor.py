@@ -9,13 +9,14 @@ from anyio.abc import TaskStatus
 
 from actors.feedback._book import FeedbackBook, Published
 from actors.feedback._state import FeedbackStore
-from actors.feedback._stats import BadTrade, TradeOutcome, outcome
+from actors.feedback._stats import BadTrade, outcome
 from actors.feedback._subscription import shared_subscription
 from config.settings import Settings
 from daemon import names
 from daemon.actor import Actor, ActorContext
 from daemon.messages import Alert, Severity, SourceWeights, TradeClosed
-from storage import StorageError, StorageRejected
+from storage import Database, StorageError, StorageRejected
+from storage.feedback import FeedbackTrade, SqlFeedbackStore
 
 
 @final
@@ -39,7 +40,7 @@ class FeedbackActor(Actor):
         self.trades = shared_subscription(self.events, "feedback", (TradeClosed,))
         self.store = store if store is not None else resolve_store(ctx)
         self.loaded = anyio.Event()
-        self._pending: list[TradeOutcome] = []
+        self._pending: list[FeedbackTrade] = []
         # Source -> change number of its latest change; a save clears only what it wrote.
         self._dirty: dict[str, int] = {}
         self._changes = 0
@@ -53,15 +54,27 @@ class FeedbackActor(Actor):
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Load the persisted state, then credit trades until cancelled."""
+        own_db: Database | None = None
         if self.store is None and self.cfg.persist:
-            await self._alert(
-                Severity.WARNING,
-                "feedback_not_persisted",
-                "no database for the feedback actor: source statistics and weights "
-                "will start from zero after a restart",
+            shared = self.ctx.maybe_resource(Database)
+            db = shared or Database.open(self.ctx.settings.storage)
+            own_db = None if shared is not None else db
+            self.store = SqlFeedbackStore(db)
+        elif self.store is None:
+            self.log.info(
+                "feedback.persist is off: statistics and weights start from zero each run",
+                extra={"event": "feedback_not_persisted"},
             )
-        # Ready without the database: trades wait in the subscription until it loads.
-        task_status.started()
+        try:
+            # Ready without waiting for the database: trades wait in the subscription.
+            task_status.started()
+            await self._serve()
+        finally:
+            if own_db is not None:
+                with anyio.CancelScope(shield=True):
+                    await own_db.dispose()
+
+    async def _serve(self) -> None:
         await self._load()
         if self.book.weights:
             await self._publish(self.book.published())
@@ -200,7 +213,7 @@ class FeedbackActor(Actor):
         self._changes += 1
         self._dirty[source] = self._changes
 
-    def _forget(self, trades: list[TradeOutcome], dirty: dict[str, int]) -> None:
+    def _forget(self, trades: list[FeedbackTrade], dirty: dict[str, int]) -> None:
         saved = {t.trade_id for t in trades}
         self._pending = [t for t in self._pending if t.trade_id not in saved]
         # A source that changed again while the write was in flight stays dirty.
@@ -247,8 +260,6 @@ class FeedbackActor(Actor):
 
 
 def resolve_store(ctx: ActorContext) -> FeedbackStore | None:
-    """The store the runtime provides: an explicit one, or one on the shared database."""
-    if not ctx.settings.feedback.persist:
-        return None
-    explicit: FeedbackStore | None = ctx.maybe_resource(FeedbackStore)  # type: ignore[type-abstract]
-    return explicit
+    """A store the runtime provides explicitly (None: the actor uses the database)."""
+    store: FeedbackStore | None = ctx.maybe_resource(FeedbackStore)  # type: ignore[type-abstract]
+    return store

@@ -12,10 +12,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import final
 
-from actors.feedback._state import SourceRecord, StoredState
-from actors.feedback._stats import TradeOutcome, WindowStats, window_stats
+from actors.feedback._stats import WindowStats, window_stats
 from actors.feedback._weights import compute_weights
 from config.sections.feedback import FeedbackSettings
+from storage.feedback import FeedbackSource, FeedbackState, FeedbackTrade
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class FeedbackBook:
         self._reset()
 
     def _reset(self) -> None:
-        self.windows: dict[str, deque[TradeOutcome]] = {}
+        self.windows: dict[str, deque[FeedbackTrade]] = {}
         self.totals: dict[str, int] = {}
         self.stats: dict[str, WindowStats] = {}
         self.confidence: dict[str, float] = {}
@@ -71,7 +71,7 @@ class FeedbackBook:
         while len(self._seen) > cfg.dedup_capacity:
             self._seen.popitem(last=False)
 
-    def load(self, state: StoredState) -> None:
+    def load(self, state: FeedbackState) -> None:
         """Take the state persisted by a previous run (replaces anything held)."""
         cfg = self._cfg
         self._reset()
@@ -92,7 +92,7 @@ class FeedbackBook:
         """True when ``trade_id`` was credited already (within the remembered ids)."""
         return trade_id in self._seen
 
-    def credit(self, o: TradeOutcome) -> TradeOutcome | None:
+    def credit(self, o: FeedbackTrade) -> FeedbackTrade | None:
         """Credit a closed trade to its source; the outcome with its ``seq``, or None for
         a trade already credited."""
         if o.trade_id in self._seen:
@@ -139,10 +139,10 @@ class FeedbackBook:
             trades={s: self.stats[s].trades for s in names},
         )
 
-    def record(self, source: str, now_ns: int) -> SourceRecord:
+    def record(self, source: str, now_ns: int) -> FeedbackSource:
         """The persisted form of ``source``'s state."""
         st = self.stats.get(source)
-        return SourceRecord(
+        return FeedbackSource(
             source=source,
             trades_total=self.totals.get(source, 0),
             window=st.trades if st else 0,

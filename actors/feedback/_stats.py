@@ -21,29 +21,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from daemon.messages import TradeClosed
+from storage.feedback import FeedbackTrade
 
 
 class BadTrade(ValueError):
     """Raised when a TradeClosed cannot be turned into a return (no source, no notional)."""
 
 
-@dataclass(frozen=True, slots=True)
-class TradeOutcome:
-    """One closed trade as the feedback actor keeps it."""
-
-    trade_id: str
-    source: str
-    ret: float
-    pnl: Decimal
-    exit_ns: int
-    seq: int = 0
-    """The trade's number within its source (1, 2, ...), which orders the window."""
-
-
-def outcome(trade: TradeClosed) -> TradeOutcome:
+def outcome(trade: TradeClosed) -> FeedbackTrade:
     """The return of ``trade``; raises :class:`BadTrade` when it has none."""
     if not trade.source:
         raise BadTrade(f"trade {trade.trade_id}: no signal source to credit")
@@ -55,7 +42,7 @@ def outcome(trade: TradeClosed) -> TradeOutcome:
     ret = float(trade.pnl / notional)
     if not math.isfinite(ret):
         raise BadTrade(f"trade {trade.trade_id}: return {ret} is not finite")
-    return TradeOutcome(
+    return FeedbackTrade(
         trade_id=trade.trade_id,
         source=trade.source,
         ret=ret,

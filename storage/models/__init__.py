@@ -6,6 +6,8 @@ from storage.models.audit import AuditRow as AuditRow
 from storage.models.books import DailyStatsRow as DailyStatsRow
 from storage.models.books import PositionRow as PositionRow
 from storage.models.books import TradeRow as TradeRow
+from storage.models.feedback import FeedbackSourceRow as FeedbackSourceRow
+from storage.models.feedback import FeedbackTradeRow as FeedbackTradeRow
 from storage.models.ops import AlertRow as AlertRow
 from storage.models.ops import DiscrepancyRow as DiscrepancyRow
 from storage.models.ops import KillSwitchRow as KillSwitchRow
@@ -34,6 +36,8 @@ __all__ = (
     "DiscrepancyRow",
     "EventRow",
     "ExecutionRow",
+    "FeedbackSourceRow",
+    "FeedbackTradeRow",
     "FillRow",
     "FusionComponentRow",
     "FusionRow",

@@ -9,13 +9,14 @@ from typing import Any
 
 import anyio
 
-from actors.feedback import FeedbackActor, FeedbackStore, SourceRecord, StoredState, TradeOutcome
+from actors.feedback import FeedbackActor, FeedbackStore
 from config.settings import Settings
 from daemon import names
 from daemon.bus import Bus
 from daemon.clock import SimClock
 from daemon.messages import Alert, SourceWeights, TradeClosed
 from storage import StorageUnavailable
+from storage.feedback import FeedbackSource, FeedbackState, FeedbackTrade
 from tests.pipeline_support import EventLog, context, with_settings
 from tests.unit.feedback._trades import SETTINGS, T0
 
@@ -27,8 +28,8 @@ class MemoryStore:
     """Keeps the feedback state in dicts; ``available = False`` makes it fail like a
     database that cannot be reached."""
 
-    trades: dict[tuple[str, str], TradeOutcome] = field(default_factory=dict)
-    sources: dict[tuple[str, str], SourceRecord] = field(default_factory=dict)
+    trades: dict[tuple[str, str], FeedbackTrade] = field(default_factory=dict)
+    sources: dict[tuple[str, str], FeedbackSource] = field(default_factory=dict)
     available: bool = True
     saves: int = 0
     attempts: int = 0
@@ -38,21 +39,21 @@ class MemoryStore:
         if not self.available:
             raise StorageUnavailable("memory store switched off")
 
-    async def load(self, account: str, *, window: int, recent: int) -> StoredState:
+    async def load(self, account: str, *, window: int, recent: int) -> FeedbackState:
         self._check()
         mine = [t for (a, _), t in self.trades.items() if a == account]
-        windows: dict[str, list[TradeOutcome]] = {}
+        windows: dict[str, list[FeedbackTrade]] = {}
         for t in sorted(mine, key=lambda t: (t.source, t.seq)):
             windows.setdefault(t.source, []).append(t)
         recent_ids = [t.trade_id for t in sorted(mine, key=lambda t: t.exit_ns)][-recent:]
-        return StoredState(
+        return FeedbackState(
             sources=[r for (a, _), r in sorted(self.sources.items()) if a == account],
             windows={s: w[-window:] for s, w in windows.items()},
             recent_ids=recent_ids,
         )
 
     async def save(
-        self, account: str, trades: Sequence[TradeOutcome], sources: Sequence[SourceRecord]
+        self, account: str, trades: Sequence[FeedbackTrade], sources: Sequence[FeedbackSource]
     ) -> None:
         self._check()
         self.saves += 1
@@ -99,6 +100,12 @@ class Harness:
             while health.processed < self.sent or health.busy_since_ns is not None:
                 await anyio.lowlevel.checkpoint()
 
+    async def flush(self) -> None:
+        """Save everything the actor has credited (as its saver would)."""
+        with anyio.fail_after(FAIL_AFTER_S):
+            while not await self.actor.save() or self.actor._pending or self.actor._dirty:
+                await anyio.lowlevel.checkpoint()
+
     async def attempt(self, store: MemoryStore) -> None:
         """Move the clock by one retry interval and wait for the store to be tried."""
         before = store.attempts
@@ -116,13 +123,19 @@ class Harness:
 
 @asynccontextmanager
 async def harness(
-    store: FeedbackStore | None, settings: Settings | None = None, bus: Bus | None = None
+    store: FeedbackStore | None,
+    settings: Settings | None = None,
+    bus: Bus | None = None,
+    resources: dict[type[Any], Any] | None = None,
 ) -> AsyncIterator[Harness]:
-    settings = settings or feedback_settings()
+    """A running feedback actor on ``store`` (None: persistence off, unless ``resources``
+    provide the database)."""
+    settings = settings or feedback_settings(persist=store is not None or bool(resources))
     clock = SimClock(start_ns=T0)
     bus = bus or Bus(default_capacity=4096)
     log = EventLog(bus.topic(names.EVENTS).subscribe("test", types=(SourceWeights, Alert)))
-    actor = FeedbackActor(context("feedback", settings, clock, bus), store=store)
+    ctx = context("feedback", settings, clock, bus, resources)
+    actor = FeedbackActor(ctx, store=store)
     async with anyio.create_task_group() as tg:
         await tg.start(log.run)
         with anyio.fail_after(FAIL_AFTER_S):

@@ -118,13 +118,15 @@ async def test_saves_are_retried_until_the_database_is_back() -> None:
     assert store.sources[("paper", "B")].confidence == 0.5
 
 
-async def test_without_a_store_it_still_weights_but_warns() -> None:
+async def test_without_persistence_it_still_weights() -> None:
     async with harness(None) as h:
+        assert not h.actor.cfg.persist
         await h.close(*(trade(i) for i in range(1, 10)))
         with anyio.fail_after(FAIL_AFTER_S):
             (ev,) = await h.log.wait_kind(SourceWeights)
         assert_round(ev, 9)
-        assert [a.code for a in h.alerts()] == ["feedback_not_persisted"]
+        assert h.actor.store is None
+        assert h.alerts() == []
 
 
 async def test_a_restarted_actor_takes_over_the_subscription() -> None:
