@@ -12,12 +12,12 @@ are not set are NaN (or 0 for the multipliers): every comparison with NaN is fal
 so an unset level never fires. Prices (``LAST``/``HIGH``/``LOW``) must be finite and
 positive; that is checked where they enter, not here (see ``_validate``).
 
-One call looks at one price update per position: ``HIGH``/``LOW`` are the extremes
-seen since the previous evaluation (equal to ``LAST`` for a tick) and ``BAR_CLOSED``
-says whether a bar closed for that position's symbol (the pattern stop looks at
-closes only). Rules are checked in this order and the first that fires wins, so a bar
-that touches both the stop and the target counts as the stop (the conservative
-reading of an unknown intrabar path):
+One call looks at one price update per position: ``HIGH``/``LOW`` are that update's
+range (a bar's high and low; equal to ``LAST`` for a tick or for a position without a
+new price) with ``LOW <= LAST <= HIGH``, and ``BAR_CLOSED`` says whether a bar closed
+for that position's symbol (the pattern stop looks at closes only). Rules are checked
+in this order and the first that fires wins, so a bar that touches both the stop and
+the target counts as the stop (the conservative reading of an unknown intrabar path):
 
 1. stop loss, 2. volatility stop (``entry ∓ k·ATR``), 3. trailing stop, 4. profit
 target, 5. pattern stop (close through the fast-EMA band), 6. exit signal, 7. time
@@ -63,9 +63,9 @@ F_SCALE_TARGET = 7
 F_LAST = 8
 """Last price (the close for a bar)."""
 F_HIGH = 9
-"""Highest price since the previous evaluation."""
+"""High of the update being checked (``LAST`` for a tick)."""
 F_LOW = 10
-"""Lowest price since the previous evaluation."""
+"""Low of the update being checked (``LAST`` for a tick)."""
 F_ATR = 11
 """Current ATR of the symbol (NaN until warmed up)."""
 F_EMA = 12
