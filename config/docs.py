@@ -71,7 +71,9 @@ def _default(value: Any) -> str:
 def _section(path: str, cls: type[msgspec.Struct], out: list[str]) -> None:
     info = msgspec.inspect.type_info(cls)
     assert isinstance(info, msgspec.inspect.StructType)
-    docs = _field_docs(cls)
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):  # a subclass that re-declares a field documents it
+        docs.update(_field_docs(klass))
     summary = " ".join((cls.__doc__ or "").split())
     out.append(f"\n## `[{path}]`\n")
     if summary:

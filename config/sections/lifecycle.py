@@ -37,7 +37,11 @@ class ScaleOutLevel(Section, frozen=True, kw_only=True):
 
 
 class ExitRules(Section, frozen=True, kw_only=True):
-    """The exit rules of one trade type; a value of 0 turns a rule off."""
+    """The exit rules of one trade type; a value of 0 turns a rule off.
+
+    The trade types' own defaults are set by :class:`IntradayExitRules` and
+    :class:`SwingExitRules`.
+    """
 
     stop_loss_pct: NonNegPercent = 2.0
     """Stop loss this % below (long) / above (short) the entry when the signal gave none."""
@@ -62,14 +66,32 @@ class ExitRules(Section, frozen=True, kw_only=True):
     target; a level whose share rounds to no quantity is skipped)."""
 
 
+class IntradayExitRules(ExitRules, frozen=True, kw_only=True):
+    """The exit rules of intraday trades (also flattened at ``eod_flatten_time``)."""
+
+    stop_loss_pct: NonNegPercent = 1.0
+    """Stop loss this % below (long) / above (short) the entry when the signal gave none."""
+    profit_target_pct: NonNegPercent = 2.0
+    """Profit target this % above (long) / below (short) the entry when the signal gave none."""
+    volatility_stop_atr: NonNegFloat = 3.0
+    """Volatility stop: exit when price moves this many (current) ATRs against the entry."""
+
+
+class SwingExitRules(ExitRules, frozen=True, kw_only=True):
+    """The exit rules of swing trades."""
+
+    stop_loss_pct: NonNegPercent = 5.0
+    """Stop loss this % below (long) / above (short) the entry when the signal gave none."""
+    profit_target_pct: NonNegPercent = 10.0
+    """Profit target this % above (long) / below (short) the entry when the signal gave none."""
+
+
 class LifecycleSettings(Section, frozen=True, kw_only=True):
     """The lifecycle monitor: exit rules, indicators, end-of-day flatten and retries."""
 
-    intraday: ExitRules = ExitRules(
-        stop_loss_pct=1.0, profit_target_pct=2.0, volatility_stop_atr=3.0
-    )
+    intraday: IntradayExitRules = IntradayExitRules()
     """Rules for intraday trades (also flattened at ``eod_flatten_time``)."""
-    swing: ExitRules = ExitRules(stop_loss_pct=5.0, profit_target_pct=10.0)
+    swing: SwingExitRules = SwingExitRules()
     """Rules for swing trades."""
     bar_interval_s: PosInt = 60
     """Bars of this interval feed the EMA and ATR and count as bars held; others only mark
