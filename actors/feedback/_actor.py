@@ -253,10 +253,16 @@ class FeedbackActor(Actor):
             await self.save()
 
     async def on_reload(self, settings: Settings) -> None:
-        """Take new ``[feedback]`` settings; windows are re-bounded, nothing is lost."""
+        """Take new ``[feedback]`` settings; windows are re-bounded, nothing is lost.
+
+        The current weights are published again: a reload rebuilds the orchestrator's
+        fusion weights and Kelly statistics from its configuration.
+        """
         await super().on_reload(settings)
         self.cfg = settings.feedback
         self.book.configure(self.cfg)
+        if self.loaded.is_set() and self.book.weights:
+            await self._publish(self.book.published())
 
 
 def resolve_store(ctx: ActorContext) -> FeedbackStore | None:

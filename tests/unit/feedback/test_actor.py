@@ -135,3 +135,17 @@ async def test_a_restarted_actor_takes_over_the_subscription() -> None:
         sub = first.actor.trades
     async with harness(MemoryStore(), feedback_settings(), bus) as second:
         assert second.actor.trades is sub
+
+
+async def test_reload_rebounds_windows_and_republishes() -> None:
+    async with harness(MemoryStore()) as h:
+        await h.close(*(trade(i) for i in range(1, 10)))
+        with anyio.fail_after(FAIL_AFTER_S):
+            await h.log.wait_kind(SourceWeights)
+        new = feedback_settings(window_trades=2, persist=True)
+        await h.actor.on_reload(new)
+        with anyio.fail_after(FAIL_AFTER_S):
+            pubs = await h.log.wait_kind(SourceWeights, 2)
+        assert pubs[1].weights == pubs[0].weights  # the same weights, announced again
+        assert {s: len(w) for s, w in h.actor.book.windows.items()} == {"A": 2, "B": 2, "C": 2}
+        assert h.actor.book.stats["A"].trades == 2

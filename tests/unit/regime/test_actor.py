@@ -183,3 +183,17 @@ async def test_a_restarted_actor_takes_over_the_subscription() -> None:
     second = RegimeActor(context("regime", settings, clock, bus))
     assert first.market is second.market
     assert len(bus.topic(names.MARKET).subscriptions) == 1
+
+
+async def test_reload_keeps_indicators_unless_their_settings_change() -> None:
+    bars = read_bars(SPY)[:120]
+    async with harness() as h:
+        await h.feed(*(bar(b) for b in bars))
+        det = h.actor.detector
+        await h.actor.on_reload(with_settings(Settings(), regime={"crisis_vol": 90.0}))
+        assert h.actor.detector is det
+        assert det.bars == 120
+        assert h.actor.cfg.crisis_vol == 90.0
+        await h.actor.on_reload(with_settings(Settings(), regime={"ema_period": 30}))
+        assert h.actor.detector is not det
+        assert h.actor.detector.bars == 0  # no history files: warms up again on live bars
