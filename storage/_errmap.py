@@ -45,6 +45,9 @@ def map_error(exc: BaseException, what: str) -> StorageError | None:
     text = f"{what}: {type(root).__name__}: {root}".strip()
     if isinstance(root, (OSError, TimeoutError, ConnectionError)):
         return StorageUnavailable(text)
+    if isinstance(root, OverflowError):
+        # sqlite3 refuses integers beyond 64 bits with a plain OverflowError.
+        return StorageRejected(text)
     if isinstance(root, sqlite3.Error):
         if isinstance(root, sqlite3.OperationalError):
             return StorageUnavailable(text)

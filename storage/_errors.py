@@ -7,7 +7,8 @@
     ├── StorageRejected      the database refused these records (retrying will not help)
     ├── SchemaMismatch       the schema is not at this build's revision (run a migration)
     ├── SpoolError           the local spool cannot be opened or written
-    │   └── SpoolCorrupt     a spool frame failed its checksum in the middle of a file
+    │   ├── SpoolCorrupt     a spool frame failed its checksum in the middle of a file
+    │   └── SpoolUnencodable a record cannot be encoded (e.g. an integer beyond 64 bits)
     └── AuditChainBroken     ``verify`` found a broken link (carries the report)
 
 Driver errors (asyncpg, sqlite3, SQLAlchemy, OS) are mapped to these at the boundary
@@ -35,6 +36,10 @@ class SchemaMismatch(StorageError):
 
 class SpoolError(StorageError):
     """Raised when the spool directory or file cannot be opened, locked or written."""
+
+
+class SpoolUnencodable(SpoolError):
+    """Raised when records cannot be encoded into a spool frame (nothing was written)."""
 
 
 class SpoolCorrupt(SpoolError):

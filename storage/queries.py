@@ -275,10 +275,14 @@ async def _run(db: Database, what: str, fn: Callable[[AsyncConnection], Awaitabl
 
 
 def _view(kind: type[T], row: Any, **extra: Any) -> T:
-    fields = msgspec.structs.fields(kind)  # type: ignore[arg-type]
-    values = {f.name: extra[f.name] if f.name in extra else row._mapping[f.name] for f in fields}
-    if "limit" in values and "limit_value" in row._mapping:
-        values["limit"] = row._mapping["limit_value"]
+    """Build view ``kind`` from ``row``'s columns, ``extra`` overriding or adding fields."""
+    mapping = row._mapping
+    values: dict[str, Any] = {}
+    for f in msgspec.structs.fields(kind):  # type: ignore[arg-type]
+        if f.name in extra:
+            values[f.name] = extra[f.name]
+        elif f.name in mapping:
+            values[f.name] = mapping[f.name]
     return kind(**values)
 
 

@@ -40,7 +40,7 @@ import msgspec
 
 from daemon.messages import Event
 from daemon.messages.codec import msgpack_encoder
-from storage._errors import SpoolCorrupt, SpoolError
+from storage._errors import SpoolCorrupt, SpoolError, SpoolUnencodable
 
 SEGMENT_MAGIC = b"TDSPOOL1"
 FRAME_MAGIC = b"TDF1"
@@ -309,7 +309,10 @@ class Spool:
         """Append one frame holding ``events`` and fsync it; returns where it went."""
         if self._lock_fd is None:
             raise SpoolError("spool is not open")
-        frame = encode_frame(events)
+        try:
+            frame = encode_frame(events)
+        except (OverflowError, TypeError, msgspec.EncodeError) as exc:
+            raise SpoolUnencodable(f"cannot encode records for the spool: {exc}") from exc
         try:
             if self._active_fd is None or self._active_size + len(frame) > self.segment_bytes:
                 self._rotate()

@@ -47,7 +47,7 @@ from daemon.clock import NS_PER_S
 from daemon.messages import Alert, Severity
 from daemon.progress import Progress
 from storage import Database, EventStore, Prepared, Projector, Spool, SpoolProblem
-from storage._errors import SpoolError, StorageRejected, StorageUnavailable
+from storage._errors import SpoolError, SpoolUnencodable, StorageRejected, StorageUnavailable
 from storage.projection import STORED_TYPES
 from storage.spool import decode_payload
 
@@ -187,6 +187,7 @@ class StorageWriter(Actor):
             self._first_pending_ns = self.clock.now_ns()
         self.stats.pending = len(pending)
         self._arrived.notify()
+        self.progress.notify()
 
     async def _spill(self) -> None:
         """The database is too slow for the inflow: move the queue to the spool."""
@@ -468,9 +469,21 @@ class StorageWriter(Actor):
     async def _append_spool(self, batch: Sequence[Prepared]) -> None:
         spool = self._spool_or_fail()
         events = [p.event for p in batch]
-        await anyio.to_thread.run_sync(spool.append, events)
+        try:
+            await anyio.to_thread.run_sync(spool.append, events)
+        except SpoolUnencodable:
+            # One record that cannot be encoded must not hold up the others.
+            events = []
+            for p in batch:
+                try:
+                    await anyio.to_thread.run_sync(spool.append, [p.event])
+                except SpoolUnencodable as exc:
+                    await self._record_lost(p, str(exc))
+                else:
+                    events.append(p.event)
         self._spool_ok = True
         self.stats.spooled += len(events)
+        self._arrived.notify()  # the flusher's next step may have changed (replay)
         self.progress.notify()
 
     async def _append_spool_or_alert(self, batch: Sequence[Prepared]) -> None:
@@ -501,14 +514,29 @@ class StorageWriter(Actor):
                 {"path": p.path, "offset": p.offset, "lost_bytes": p.lost_bytes},
             )
 
-    async def _quarantine(self, record: Prepared, exc: StorageRejected) -> None:
+    async def _record_lost(self, record: Prepared, why: str) -> None:
+        """A record that can be neither stored nor spooled: log all of it, loudly."""
         self.stats.rejected += 1
+        _log.error(
+            "record can be neither stored nor spooled; it is only in this log line",
+            extra={"event": "storage_record_lost", "error": why, "record": record.payload.decode()},
+        )
+        await self._alert(
+            Severity.ERROR,
+            "storage_record_lost",
+            f"a {record.kind} record can be neither stored nor spooled ({why}); it is in the log",
+            {"kind": record.kind, "event_key": record.key},
+        )
+
+    async def _quarantine(self, record: Prepared, exc: StorageRejected) -> None:
         rejected = self._rejected
         if rejected is not None:
             try:
                 await anyio.to_thread.run_sync(rejected.append, [record.event])
             except SpoolError as spool_exc:
-                _log.error("dead-letter spool write failed", extra={"error": str(spool_exc)})
+                await self._record_lost(record, f"{exc}; dead-letter spool: {spool_exc}")
+                return
+        self.stats.rejected += 1
         _log.error(
             "database rejected a record; kept in the dead-letter spool",
             extra={"event": "storage_rejected", "kind": record.kind, "error": str(exc)},
