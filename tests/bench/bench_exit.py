@@ -76,21 +76,21 @@ def _book(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     fb, ib = new_book(n)
     side = rng.choice(np.array([1, -1], dtype=np.int64), n)
     entry = rng.uniform(20.0, 500.0, n)
-    ib[I_SIDE, :] = side
-    ib[I_OPENED_NS, :] = T0
-    ib[I_MAX_HOLD_NS, :] = 3600 * 10**9
-    ib[I_BAR_CLOSED, :] = 1
-    fb[F_ENTRY, :] = entry
-    fb[F_STOP, :] = entry * (1 - side * 0.05)
-    fb[F_TARGET, :] = entry * (1 + side * 0.10)
-    fb[F_TRAIL_PCT, :] = 0.04
-    fb[F_VOL_K, :] = 3.0
-    fb[F_PATTERN_BAND, :] = 0.01
-    fb[F_ATR, :] = entry * 0.005
-    fb[F_EMA, :] = entry
-    fb[F_HIGH_WATER, :] = fb[F_LOW_WATER, :] = entry
+    ib[I_SIDE, :n] = side
+    ib[I_OPENED_NS, :n] = T0
+    ib[I_MAX_HOLD_NS, :n] = 3600 * 10**9
+    ib[I_BAR_CLOSED, :n] = 1
+    fb[F_ENTRY, :n] = entry
+    fb[F_STOP, :n] = entry * (1 - side * 0.05)
+    fb[F_TARGET, :n] = entry * (1 + side * 0.10)
+    fb[F_TRAIL_PCT, :n] = 0.04
+    fb[F_VOL_K, :n] = 3.0
+    fb[F_PATTERN_BAND, :n] = 0.01
+    fb[F_ATR, :n] = entry * 0.005
+    fb[F_EMA, :n] = entry
+    fb[F_HIGH_WATER, :n] = fb[F_LOW_WATER, :n] = entry
     px = entry * (1 + rng.uniform(-0.002, 0.002, n))
-    fb[F_LAST, :] = fb[F_HIGH, :] = fb[F_LOW, :] = px
+    fb[F_LAST, :n] = fb[F_HIGH, :n] = fb[F_LOW, :n] = px
     return fb, ib
 
 
@@ -120,7 +120,7 @@ def _measure_size(n: int) -> dict[str, float]:
     reason = np.zeros(n, np.int64)
     trig = np.zeros(n)
     mask = np.zeros(n, np.bool_)
-    last, stop = fb[F_LAST], fb[F_STOP]
+    last, stop = fb[F_LAST, :n], fb[F_STOP, :n]
     out = {
         "kernel": _time_per_call(lambda: evaluate_exits(fb, ib, n, T0, reason, trig)),
         "numpy": _time_per_call(lambda: np.less(last, stop, out=mask)),

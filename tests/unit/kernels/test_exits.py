@@ -352,3 +352,14 @@ def test_pending_positions_are_not_reported_again() -> None:
     fb, ib = one(1, stop=98.0, pending=1)
     assert step(fb, ib, 90.0)[0] == NO_EXIT
     assert fb[F_LOW_WATER, 0] == 90.0  # but their marks still move
+
+
+@pytest.mark.parametrize("capacity", [1, 7, 8, 1000, 1024, 16384, 100_000])
+def test_book_rows_are_staggered_across_cache_sets(capacity: int) -> None:
+    fb, ib = new_book(capacity)
+    for m in (fb, ib):
+        cols = m.shape[1]
+        assert cols >= capacity
+        assert cols % 8 == 0
+        assert (cols // 8) % 2 == 1  # an odd number of 64-byte lines per row
+    assert math.isnan(fb[F_STOP, capacity - 1])
