@@ -153,6 +153,7 @@ class Topic(Generic[T]):
         self.name = name
         self.default_capacity = default_capacity
         self._subs: list[Subscription[T]] = []
+        self._by_name: dict[str, Subscription[T]] = {}
 
     def subscribe(
         self,
@@ -162,19 +163,34 @@ class Topic(Generic[T]):
         lossless: bool = True,
         capacity: int | None = None,
     ) -> Subscription[T]:
-        """Add a subscriber receiving events of ``types`` (all when None).
+        """The subscription called ``name``: events of ``types`` (all when None).
 
         ``lossless`` subscribers slow publishers down when full; the others shed.
+        Subscriptions are keyed by ``name``: asking again for an existing name returns
+        the same subscription, so an actor restarted by the supervisor takes over its
+        predecessor's buffer instead of adding a second subscription (which would lose
+        the buffered events and leave the first to fill up and block every publisher).
         """
+        existing = self._by_name.get(name)
+        if existing is not None:
+            if existing.types != types or existing.lossless != lossless:
+                raise ValueError(
+                    f"topic {self.name!r}: subscription {name!r} already exists with "
+                    f"different types or loss policy"
+                )
+            return existing
         ch: Channel[T] = Channel(f"{self.name}->{name}", capacity or self.default_capacity)
         sub = Subscription(ch, types, lossless)
         self._subs.append(sub)
+        self._by_name[name] = sub
         return sub
 
     def unsubscribe(self, sub: Subscription[T]) -> None:
         """Stop delivering to ``sub`` (e.g. a disconnected ``watch`` client)."""
         if sub in self._subs:
             self._subs.remove(sub)
+            self._by_name = {n: x for n, x in self._by_name.items() if x is not sub}
+            sub.channel.close()
 
     @property
     def subscriptions(self) -> tuple[Subscription[T], ...]:

@@ -10,7 +10,6 @@ from anyio.abc import TaskStatus
 from actors.feedback._book import FeedbackBook, Published
 from actors.feedback._state import FeedbackStore
 from actors.feedback._stats import BadTrade, outcome
-from actors.feedback._subscription import shared_subscription
 from config.settings import Settings
 from daemon import names
 from daemon.actor import Actor, ActorContext
@@ -37,7 +36,7 @@ class FeedbackActor(Actor):
         self.account = ctx.settings.daemon.account
         self.book = FeedbackBook(self.cfg)
         self.events = self.bus.topic(names.EVENTS)
-        self.trades = shared_subscription(self.events, "feedback", (TradeClosed,))
+        self.trades = self.events.subscribe("feedback", types=(TradeClosed,))
         self.store = store if store is not None else resolve_store(ctx)
         self.loaded = anyio.Event()
         self._pending: list[FeedbackTrade] = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, final
+from typing import final
 
 import anyio
 from anyio.abc import TaskStatus
@@ -14,26 +14,9 @@ from config.sections.regime import RegimeSettings
 from config.settings import Settings
 from daemon import names
 from daemon.actor import Actor, ActorContext
-from daemon.bus import Subscription, Topic
 from daemon.messages import Bar, MarketBatch, RegimeUpdate, Tick
 
 _MARKET = (Bar, Tick, MarketBatch)
-
-
-def shared_subscription(
-    topic: Topic[Any], name: str, types: tuple[type[Any], ...]
-) -> Subscription[Any]:
-    """The lossless subscription ``name`` on ``topic``, created once per bus.
-
-    A restarted actor takes over its predecessor's subscription (and what is buffered
-    in it) instead of adding a second one that would leave the first to fill up and
-    hold up every publisher.
-    """
-    wanted = f"{topic.name}->{name}"
-    for sub in topic.subscriptions:
-        if sub.channel.name == wanted:
-            return sub
-    return topic.subscribe(name, types=types, lossless=True)
 
 
 def _indicator_key(cfg: RegimeSettings) -> tuple[object, ...]:
@@ -66,7 +49,7 @@ class RegimeActor(Actor):
         self.cfg = ctx.settings.regime
         self.detector = RegimeDetector(self.cfg)
         self.events = self.bus.topic(names.EVENTS)
-        self.market = shared_subscription(self.bus.topic(names.MARKET), "regime", _MARKET)
+        self.market = self.bus.topic(names.MARKET).subscribe("regime", types=_MARKET)
         self._interval_s = self.cfg.bar_interval_s
         self.changes = 0
         self.bars_applied = 0

@@ -110,3 +110,25 @@ def test_bus_creates_endpoints_once_by_name() -> None:
     assert bus.depths()["a"] == 1
     sub = bus.topic("t").subscribe("x", lossless=False, capacity=1)
     assert bus.shed_counts() == {sub.channel.name: 0}
+
+
+async def test_resubscribing_by_name_takes_over_the_buffer_instead_of_leaking() -> None:
+    topic: Topic[int] = Topic("events", default_capacity=2)
+    first = topic.subscribe("orchestrator", types=(int,))
+    await topic.publish(1)
+    again = topic.subscribe("orchestrator", types=(int,))  # e.g. the actor restarted
+    assert again is first
+    assert len(topic.subscriptions) == 1
+    await topic.publish(2)  # would block forever if a stale second subscription existed
+    assert await again.receive_batch() == [1, 2]
+    with pytest.raises(ValueError, match="already exists"):
+        topic.subscribe("orchestrator", lossless=False)
+
+
+async def test_unsubscribe_stops_delivery_and_frees_the_name() -> None:
+    topic: Topic[int] = Topic("events", default_capacity=4)
+    sub = topic.subscribe("watch-1", lossless=False)
+    topic.unsubscribe(sub)
+    await topic.publish(1)
+    assert topic.subscriptions == ()
+    assert topic.subscribe("watch-1", lossless=False) is not sub
