@@ -7,10 +7,11 @@ import importlib
 import logging
 import sys
 
+from daemon.errors import StartupError
 from daemon.exitcodes import ExitCode
 
 # Subcommand modules under daemon.commands; each registers its own parsers.
-COMMAND_MODULES: tuple[str, ...] = ("run",)
+COMMAND_MODULES: tuple[str, ...] = ("run", "db", "audit", "trace")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.handler(args)
     except KeyboardInterrupt:
         return ExitCode.OK
+    except StartupError as exc:
+        logging.getLogger("tradingd").critical(str(exc), extra={"event": "startup_failed"})
+        print(f"tradingd: not starting: {exc}", file=sys.stderr)
+        return ExitCode.STARTUP_FAILED
     except Exception:
         logging.getLogger("tradingd").exception("unexpected error")
         return ExitCode.INTERNAL_ERROR

@@ -18,5 +18,7 @@ class ExitCode(enum.IntEnum):
     """A precondition failed at start (e.g. database schema behind, socket in use)."""
     STOP_TIMEOUT = 4
     """Stopped, but in-flight work did not drain within ``daemon.stop_timeout_s``."""
+    CHECK_FAILED = 5
+    """A tool's check failed: ``audit verify`` found a broken chain, ``trace`` found nothing."""
     ESCALATED = 70
     """A core actor exceeded its restart intensity: kill switch engaged, clean shutdown."""

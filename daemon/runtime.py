@@ -37,11 +37,14 @@ from daemon.control import (
     open_control,
     summary_line,
 )
+from daemon.errors import StartupError
 from daemon.exitcodes import ExitCode
 from daemon.messages import Heartbeat
 from daemon.safety import SafetyGate, SafetyStore
 from daemon.sdnotify import SdNotifier, run_watchdog
 from daemon.supervisor import Supervisor
+from storage import Database, StorageError
+from storage.migrate import open_checked
 
 _log = logging.getLogger("tradingd.daemon")
 
@@ -96,6 +99,14 @@ class Daemon:
         self.resources[SafetyGate] = safety
         self.escalation_hooks.append(safety.on_escalation)
         self.ready_gates.append(safety.announce)
+        defs = self._definitions
+        if defs is None or any(d.name == "storage_writer" for d in defs):
+            # The schema must match this build before anything is recorded; the storage
+            # writer shares this engine (docs/storage.md).
+            try:
+                self.resources[Database] = await open_checked(self.settings.storage)
+            except StorageError as exc:
+                raise StartupError(str(exc)) from exc
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> ExitCode:
         """Run until asked to stop; returns the process exit code."""
@@ -155,6 +166,8 @@ class Daemon:
         self.bus.close()
         if (safety := self.resources.get(SafetyStore)) is not None:
             safety.close()
+        if (db := self.resources.get(Database)) is not None:
+            await db.dispose()
         _log.info("daemon stopped", extra={"event": "daemon_stopped", "code": int(self.exit_code)})
         return self.exit_code
 

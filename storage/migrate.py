@@ -8,6 +8,7 @@ it, unless ``storage.auto_migrate`` is on, in which case it is upgraded first.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from config.sections.storage import StorageSettings
 from storage._engine import Database
 from storage._errmap import map_error
-from storage._errors import SchemaMismatch
+from storage._errors import SchemaMismatch, StorageUnavailable
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 """Where the Alembic scripts live (shipped as package data)."""
 
 FIX_COMMAND = "tradingd db upgrade --config <your configuration file>"
+
+_log = logging.getLogger("tradingd.storage")
 
 
 def alembic_config(db: Database | None = None) -> Config:
@@ -150,3 +154,36 @@ async def ensure_schema(db: Database, *, auto_migrate: bool) -> SchemaStatus:
         f"database {db.display_url}: {status.describe()}; run `{FIX_COMMAND}` "
         "(or set storage.auto_migrate = true)"
     )
+
+
+async def open_checked(settings: StorageSettings) -> Database:
+    """Open the database for the daemon, refusing a schema that does not match this build.
+
+    * schema at head: returns the database;
+    * schema behind: migrates when ``auto_migrate``, otherwise raises SchemaMismatch
+      (whose text names the command that fixes it);
+    * schema ahead (a newer tradingd migrated it): raises SchemaMismatch;
+    * database unreachable: raises StorageUnavailable when ``require_at_start``,
+      otherwise logs a warning and returns the database anyway — the storage writer
+      spools until it is back, and checks the schema then (an old schema is an outage).
+    """
+    db = Database.open(settings)
+    try:
+        status = await ensure_schema(db, auto_migrate=settings.auto_migrate)
+    except StorageUnavailable as exc:
+        if settings.require_at_start:
+            await db.dispose()
+            raise
+        _log.warning(
+            "database unreachable at start; starting anyway, records are spooled until it is back",
+            extra={"event": "storage_unreachable_at_start", "error": str(exc)},
+        )
+        return db
+    except BaseException:
+        await db.dispose()
+        raise
+    _log.info(
+        "database ready",
+        extra={"event": "storage_ready", "url": db.display_url, "schema": status.describe()},
+    )
+    return db
