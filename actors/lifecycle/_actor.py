@@ -160,8 +160,18 @@ class LifecycleMonitor(Actor):
         Positions with an exit already in flight are not sent a second one.
         """
         async with self._lock:
-            intents = self._flatten(symbol, exit_reason, reason, self.clock.now_ns())
+            intents = self._flatten(symbol, exit_reason, self.clock.now_ns())
             await self._emit(intents)
+        self.log.warning(
+            "flatten requested",
+            extra={
+                "event": "flatten_all",
+                "exits": len(intents),
+                "symbol": symbol or "all",
+                "exit_reason": str(exit_reason),
+                "reason": reason,
+            },
+        )
         return len(intents)
 
     async def _market_loop(self) -> None:
@@ -190,17 +200,8 @@ class LifecycleMonitor(Actor):
         while True:
             for item in await self.control.receive_batch():
                 if isinstance(item, FlattenAll):
-                    n = await self.emergency_close_all(
+                    await self.emergency_close_all(
                         item.reason, exit_reason=item.exit_reason, symbol=item.symbol
-                    )
-                    self.log.warning(
-                        "flatten requested",
-                        extra={
-                            "event": "flatten_all",
-                            "exits": n,
-                            "symbol": item.symbol or "all",
-                            "reason": item.reason,
-                        },
                     )
                 else:
                     await self._reject(
@@ -217,6 +218,8 @@ class LifecycleMonitor(Actor):
                 deadline = self._next_deadline(self.clock.now_ns())
             if deadline is None:
                 await self._wake.wait()
+                continue
+            if self._wake.is_set():  # rescheduled while we were computing
                 continue
             with anyio.CancelScope() as scope:
                 self._timer_scope = scope
@@ -360,7 +363,7 @@ class LifecycleMonitor(Actor):
                 },
             )
 
-    def _flatten(self, symbol: str, reason: ExitReason, why: str, now: int) -> list[ExitIntent]:
+    def _flatten(self, symbol: str, reason: ExitReason, now: int) -> list[ExitIntent]:
         book = self.book
         if symbol:
             r = book.row(symbol)
