@@ -28,7 +28,10 @@ from datetime import datetime, timedelta
 from typing import final
 from zoneinfo import ZoneInfo
 
-from actors.kernels import max_abs_corr, portfolio_var
+import numpy as np
+
+from actors.kernels import max_abs_corr
+from actors.kernels._risk import historical_var
 from actors.risk_gate._history import MarketHistory, Series
 from actors.risk_gate._portfolio import Portfolio
 from config.sections.risk import RegimeRule
@@ -64,6 +67,7 @@ class RiskEngine:
         self.history = history
         self.portfolio = portfolio
         self._approvals: deque[int] = deque()
+        self._corr_cache: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, ...], float]] = {}
         self._pdt_day: tuple[int, int, frozenset[str]] = (0, 0, frozenset())
         self.configure(settings)
 
@@ -257,8 +261,18 @@ class RiskEngine:
                 passed=True,
                 detail="no open position has history",
             )
-        _, mat = hist.aligned((sym, *others), cfg.var_window)
-        rho = max_abs_corr(mat[:, 0], mat[:, 1:], cfg.correlation_window)
+        # ρ depends on the histories only, not on quantities: cached per history version.
+        key = (sym, others)
+        versions = tuple(hist.series[s].version for s in (sym, *others))
+        hit = self._corr_cache.get(key)
+        if hit is not None and hit[0] == versions:
+            rho = hit[1]
+        else:
+            _, mat = hist.aligned((sym, *others), cfg.var_window)
+            rho = max_abs_corr(mat[:, 0], mat[:, 1:], cfg.correlation_window)
+            if len(self._corr_cache) >= 4096:
+                self._corr_cache.clear()
+            self._corr_cache[key] = (versions, rho)
         if not math.isfinite(rho):
             return RiskCheck(
                 name="correlation",
@@ -355,7 +369,11 @@ class RiskEngine:
                 passed=not cfg.require_history,
                 detail=f"only {mat.shape[0]} common periods",
             )
-        var = max(0.0, portfolio_var(mat, weights, cfg.var_confidence))
+        # The matrix and weights are built here from finite history, so the compiled
+        # kernel is called directly, without the checked wrapper's per-call validation.
+        var = max(
+            0.0, historical_var(mat, np.asarray(weights, dtype=np.float64), cfg.var_confidence)
+        )
         pct = var / equity * 100.0 if equity > 0 else math.inf
         detail = f"VaR {var:.2f} over {mat.shape[0]} days, {len(syms)} symbols"
         if skipped:

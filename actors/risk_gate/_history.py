@@ -31,7 +31,18 @@ _EPOCH = date(1970, 1, 1)
 class Series:
     """One symbol's bars: period keys, closes and volumes, oldest first."""
 
-    __slots__ = ("_cap", "_closes", "_keys", "_len", "_ret", "_vols", "length", "n", "version")
+    __slots__ = (
+        "_adv",
+        "_cap",
+        "_closes",
+        "_keys",
+        "_len",
+        "_ret",
+        "_vols",
+        "length",
+        "n",
+        "version",
+    )
 
     def __init__(self, length: int) -> None:
         self.length = length
@@ -43,6 +54,7 @@ class Series:
         self.n = 0
         self.version = 0
         self._ret: tuple[int, I64, F64] | None = None
+        self._adv: tuple[int, int, float] = (-1, 0, math.nan)
 
     def append(self, period: int, close: float, volume: float) -> None:
         """Add (or replace) the bar of ``period``; bars older than the last are ignored."""
@@ -75,9 +87,16 @@ class Series:
 
     def adv(self, window: int) -> float:
         """Average volume over the last ``window`` bars (NaN when there are fewer)."""
-        if self.n < window:
-            return math.nan
-        return float(self._vols[self._len - window : self._len].mean())
+        version, w, value = self._adv
+        if version == self.version and w == window:
+            return value
+        value = (
+            math.nan
+            if self.n < window
+            else float(self._vols[self._len - window : self._len].mean())
+        )
+        self._adv = (self.version, window, value)
+        return value
 
     def returns(self) -> tuple[I64, F64]:
         """Simple returns of the kept bars, keyed by the period they end in."""
