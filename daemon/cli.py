@@ -7,6 +7,7 @@ import importlib
 import logging
 import sys
 
+from config import ConfigError
 from daemon.errors import StartupError
 from daemon.exitcodes import ExitCode
 
@@ -36,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.handler(args)
     except KeyboardInterrupt:
         return ExitCode.OK
+    except ConfigError as exc:  # raised at start-up by components that validate more deeply
+        print(str(exc), file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
     except StartupError as exc:
         logging.getLogger("tradingd").critical(str(exc), extra={"event": "startup_failed"})
         print(f"tradingd: not starting: {exc}", file=sys.stderr)

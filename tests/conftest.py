@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from config import Settings
+from config import Settings, settings_from_mapping
 from daemon.clock import SimClock
 
-DATABASE_URL = os.environ.get(
-    "DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
+DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -24,3 +25,18 @@ def sim_clock() -> SimClock:
 def settings() -> Settings:
     """Default settings (the embedded paper configuration's defaults)."""
     return Settings()
+
+
+def tmp_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
+    """Settings whose state, socket and SQLite files live under ``tmp_path``."""
+    raw: dict[str, Any] = {
+        "daemon": {
+            "state_dir": str(tmp_path / "state"),
+            "socket_path": str(tmp_path / "run" / "tradingd.sock"),
+        },
+        "safety": {"create_state_dir": True},
+        "storage": {"url": f"sqlite+aiosqlite:///{tmp_path / 'tradingd.db'}"},
+    }
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return settings_from_mapping(raw)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import anyio
 from anyio.abc import TaskStatus
 
@@ -11,6 +13,7 @@ from daemon.actor import Actor, ActorDefinition
 from daemon.clock import SimClock
 from daemon.exitcodes import ExitCode
 from daemon.runtime import Daemon
+from tests.conftest import tmp_settings
 
 
 class Recorder:
@@ -75,8 +78,11 @@ async def test_graceful_stop_lets_in_flight_work_finish(sim_clock: SimClock) -> 
     assert code == [ExitCode.OK]
 
 
-async def test_core_escalation_runs_hooks_and_exits_70(sim_clock: SimClock) -> None:
-    daemon = Daemon(Settings(), clock=sim_clock, definitions=[crasher_def()], handle_signals=False)
+async def test_core_escalation_runs_hooks_and_exits_70(sim_clock: SimClock, tmp_path: Path) -> None:
+    # The kill switch's CancelAllOrders has no orchestrator to drain it in this
+    # one-actor daemon, so keep the stop bound short (on the simulated clock).
+    settings = tmp_settings(tmp_path, daemon={"stop_timeout_s": 1.0})
+    daemon = Daemon(settings, clock=sim_clock, definitions=[crasher_def()], handle_signals=False)
     seen: list[str] = []
 
     async def hook(actor: str, reason: str) -> None:
@@ -91,7 +97,7 @@ async def test_core_escalation_runs_hooks_and_exits_70(sim_clock: SimClock) -> N
 
 
 async def test_reload_hands_valid_settings_to_actors_and_rejects_invalid(
-    sim_clock: SimClock,
+    sim_clock: SimClock, tmp_path: Path
 ) -> None:
     rec = Recorder()
     new = settings_from_mapping({"risk": {"max_position_pct": 5}})
@@ -105,7 +111,7 @@ async def test_reload_hands_valid_settings_to_actors_and_rejects_invalid(
         return nxt
 
     daemon = Daemon(
-        Settings(),
+        tmp_settings(tmp_path),
         clock=sim_clock,
         definitions=[worker_def(rec)],
         reload_loader=loader,
