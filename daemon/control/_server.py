@@ -234,8 +234,9 @@ class ControlServer:
 
     async def _admit(self, stream: SocketStream) -> None:
         cfg = self._settings().control
-        peer = peer_credentials(stream.extra(SocketAttribute.raw_socket))
-        conn = Connection(self, stream, peer, cfg)
+        raw = stream.extra(SocketAttribute.raw_socket)
+        peer = peer_credentials(raw)
+        conn = Connection(self, stream, peer, cfg, raw)
         if not peer_allowed(peer, cfg):
             self.refused += 1
             _log.warning(

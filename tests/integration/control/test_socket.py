@@ -178,6 +178,9 @@ def test_one_client_too_many_is_told_busy() -> None:
         finally:
             a.close()
             b.close()
+        server = run.daemon.control_server
+        assert server is not None
+        run.call(server.wait_idle)  # the server has seen both leave
         with run.connect() as d:  # room again once the others left
             assert d.ok("version")
 
