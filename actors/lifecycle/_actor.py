@@ -55,7 +55,7 @@ from config.sections.lifecycle import LifecycleSettings
 from config.settings import Settings
 from daemon import names
 from daemon.actor import Actor, ActorContext
-from daemon.bus import Subscription, Topic
+from daemon.bus import Topic
 from daemon.clock import NS_PER_S
 from daemon.messages import (
     Alert,
@@ -75,20 +75,6 @@ from daemon.messages import (
 _NO_DEADLINE = np.iinfo(np.int64).max
 
 
-def _subscription(topic: Topic[Any], name: str, types: tuple[type[Any], ...]) -> Subscription[Any]:
-    """The topic's subscription called ``name``, created once and kept across restarts.
-
-    A restarted actor picks up its predecessor's buffer, so nothing published while it
-    was down is lost, and no orphaned lossless subscription is left to fill up and
-    stall publishers.
-    """
-    full = f"{topic.name}->{name}"
-    for sub in topic.subscriptions:
-        if sub.channel.name == full:
-            return sub
-    return topic.subscribe(name, types=types)
-
-
 @final
 class LifecycleMonitor(Actor):
     """Watches open positions and emits exactly one exit intent per exit decision."""
@@ -105,9 +91,9 @@ class LifecycleMonitor(Actor):
         self.exits = self.bus.channel(names.ORCHESTRATOR_EXITS)
         self.control = self.bus.channel(names.LIFECYCLE_CONTROL)
         self.events: Topic[Any] = self.bus.topic(names.EVENTS)
-        self.event_sub = _subscription(self.events, "lifecycle", (PositionUpdate, SignalVerdict))
-        self.market_sub = _subscription(
-            self.bus.topic(names.MARKET), "lifecycle", (Tick, Bar, MarketBatch)
+        self.event_sub = self.events.subscribe("lifecycle", types=(PositionUpdate, SignalVerdict))
+        self.market_sub = self.bus.topic(names.MARKET).subscribe(
+            "lifecycle", types=(Tick, Bar, MarketBatch)
         )
         self._lock = anyio.Lock(fast_acquire=True)
         self._wake = anyio.Event()
