@@ -36,7 +36,7 @@ def install_daemon_commands(daemon: Daemon, registry: ControlRegistry) -> None:
 
     async def reload(call: Call, args: NoArgs) -> Any:
         if not await daemon.reload():
-            why = getattr(daemon, "reload_error", "") or "see the daemon log"
+            why = daemon.reload_error or "see the daemon log"
             raise CommandError(
                 ErrorCode.REFUSED,
                 f"configuration reload rejected; still running the previous one: {why}",

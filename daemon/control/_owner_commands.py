@@ -25,6 +25,7 @@ from daemon.control._commands import (
 )
 from daemon.control._protocol import CommandError, ErrorCode
 from daemon.control._registry import Call, ControlRegistry
+from daemon.control._status import SAFETY_ACTOR
 from daemon.messages import (
     ActorState,
     CancelAllOrders,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
     from daemon.runtime import Daemon
     from daemon.safety.api import SafetyReply
 
-SAFETY_ACTOR = "safety"
 GUARD_ACTOR = "signal_guard"
 LIFECYCLE_ACTOR = "lifecycle"
 ORCHESTRATOR_ACTOR = "orchestrator"

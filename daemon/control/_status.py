@@ -29,6 +29,9 @@ from daemon.safety import SafetyGate
 if TYPE_CHECKING:
     from daemon.runtime import Daemon
 
+SAFETY_ACTOR = "safety"
+"""The actor that serves the ``safety`` service (kill switch and trading mode)."""
+
 
 @functools.cache
 def package_version() -> str:
@@ -165,7 +168,7 @@ async def _safety(daemon: Daemon, timeout_s: float, unavailable: dict[str, str])
     from daemon.safety.api import GetSafety  # the safety API is optional at import time
 
     sup = daemon.supervisor
-    if sup is None or "safety" not in sup.records:
+    if sup is None or SAFETY_ACTOR not in sup.records:
         gate = safety_gate(daemon)
         if gate is not None:
             return to_builtins(gate.snapshot())
