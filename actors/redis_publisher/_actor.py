@@ -2,31 +2,36 @@
 
 Each event on the ``events`` topic is published on ``<prefix>:<account>:events:<kind>``
 (``kind`` is the message name in snake case: ``fill``, ``signal_verdict``...) as a JSON
-envelope with a schema version (see :mod:`daemon.redislink` and docs/redis.md), one
-pipelined round trip per batch. With ``redis.events.stream_maxlen`` set, the same
-envelopes are also appended to the capped stream ``<prefix>:<account>:events``.
+envelope with a schema version (see :mod:`daemon.redislink` and docs/redis.md): one
+write per batch, pipelined across batches on one connection, so order is kept. With
+``redis.events.stream_maxlen`` set, the same envelopes are also appended to the capped
+stream ``<prefix>:<account>:events``.
 
 This is best-effort fan-out and must never slow trading: the actor's subscription sheds
 (and counts) events when it is full. While Redis is away the subscription is the buffer
-— up to ``redis.events.buffer`` events — and publishing resumes from it on reconnect,
-the batch in hand first, with its original sequence numbers. Stopping while Redis is
-away drops what is buffered (counted) instead of holding the daemon's shutdown hostage.
+— up to ``redis.events.buffer`` events — and publishing resumes from it on reconnect:
+first the batches written but not confirmed before the connection dropped (at least
+once: a subscriber may see one again, with the same ``seq``), then the rest. Stopping
+while Redis is away drops what is buffered (counted) instead of holding the daemon's
+shutdown hostage.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, final
 
 import anyio
 from anyio.abc import TaskStatus
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from daemon import names
 from daemon.actor import Actor, ActorContext
 from daemon.bus import Subscription
 from daemon.progress import Progress
-from daemon.redislink import EnvelopeWriter, RedisKeys, RedisLink, kind_of
+from daemon.redislink import EnvelopeWriter, RedisKeys, RedisLink, RedisUnavailable, kind_of
 
 
 @dataclass
@@ -36,9 +41,11 @@ class PublisherStats:
     published: int = 0
     """Events published on Redis."""
     batches: int = 0
-    """Pipelined round trips."""
+    """Batches written (each one write of all its commands)."""
     retried_batches: int = 0
-    """Batches that failed with Redis away and were sent again after reconnecting."""
+    """Batches written but not confirmed when Redis went away, sent again on reconnect."""
+    refused: int = 0
+    """Commands the server answered with an error (logged; the rest go on)."""
     dropped_at_stop: int = 0
     """Events dropped because the daemon stopped while Redis was away."""
     excluded: int = 0
@@ -69,7 +76,9 @@ class RedisPublisher(Actor):
         self.sub: Subscription[Any] | None = None
         self._exclude = frozenset(self.cfg.exclude)
         self._channels: dict[type[Any], str | None] = {}
-        self._carry: list[tuple[str, bytes]] = []
+        self._inflight: deque[tuple[list[tuple[str, bytes]], int]] = deque()
+        self._unconfirmed = 0
+        self._changed = Progress()
         self._shed_seen = 0
 
     @property
@@ -104,46 +113,94 @@ class RedisPublisher(Actor):
     async def _body(self, client: Redis) -> None:
         assert self.sub is not None
         sub = self.sub
-        self.link.ready()
-        if self._shed_seen != sub.shed:
-            self.log.warning(
-                "events were shed while Redis was slow or away",
-                extra={"event": "redis_events_shed", "count": sub.shed - self._shed_seen},
-            )
-            self._shed_seen = sub.shed
-        if self._carry:
-            self.stats.retried_batches += 1
-            await self._send(client, self._carry)
-        while True:
-            batch = await self.next_batch(sub)
-            now = self.clock.now_ns()
-            out: list[tuple[str, bytes]] = []
-            for event in batch:
-                channel = self.channel_for(type(event))
-                if channel is None:
-                    self.stats.excluded += 1
-                    continue
-                out.append((channel, self.writer.encode(event, now)))
-            self._carry = out
-            await self._send(client, out)
-
-    async def _send(self, client: Redis, out: list[tuple[str, bytes]]) -> None:
+        # One connection, written and read by two tasks: each batch goes out as soon as
+        # it is encoded, without waiting for the previous batch's replies (a pipeline
+        # that spans batches), so a fill never queues behind a round trip. Order is
+        # kept because there is one connection and one writer.
+        pool = client.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
-            if out:
-                pipe = client.pipeline(transaction=False)
-                maxlen = self.cfg.stream_maxlen
-                stream = self.keys.events_stream
-                for channel, payload in out:
-                    pipe.publish(channel, payload)
-                    if maxlen:
-                        pipe.xadd(stream, {"data": payload}, maxlen=maxlen, approximate=True)
-                await pipe.execute()
-                self.stats.published += len(out)
-                self.stats.batches += 1
-            self._carry = []
+            self.link.ready()
+            if self._shed_seen != sub.shed:
+                self.log.warning(
+                    "events were shed while Redis was slow or away",
+                    extra={"event": "redis_events_shed", "count": sub.shed - self._shed_seen},
+                )
+                self._shed_seen = sub.shed
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._confirm, conn)
+                # Written but unconfirmed when the last connection dropped: send again
+                # (subscribers may see a repeat; ``seq`` tells them).
+                resend = [batch for batch, _ in self._inflight]
+                self._inflight.clear()
+                if resend:
+                    self.stats.retried_batches += len(resend)
+                for batch in resend:
+                    await self._write(conn, batch)
+                while True:
+                    events = await self.next_batch(sub)
+                    now = self.clock.now_ns()
+                    out: list[tuple[str, bytes]] = []
+                    for event in events:
+                        channel = self.channel_for(type(event))
+                        if channel is None:
+                            self.stats.excluded += 1
+                            continue
+                        out.append((channel, self.writer.encode(event, now)))
+                    await self._write(conn, out)
+                    # Waiting for events or for Redis is not being stuck.
+                    self.health.idle()
         finally:
-            # Waiting for Redis is not being stuck: the health check must not flag it.
             self.health.idle()
+            with anyio.CancelScope(shield=True):
+                await pool.release(conn)
+
+    async def _write(self, conn: Any, out: list[tuple[str, bytes]]) -> None:
+        if not out:
+            return
+        limit = self.cfg.buffer
+        await self._changed.wait_for(lambda: self._unconfirmed < limit)
+        maxlen = self.cfg.stream_maxlen
+        stream = self.keys.events_stream
+        commands: list[tuple[Any, ...]] = []
+        for channel, payload in out:
+            commands.append(("PUBLISH", channel, payload))
+            if maxlen:
+                commands.append(("XADD", stream, "MAXLEN", "~", maxlen, "*", "data", payload))
+        self._inflight.append((out, len(commands)))
+        self._unconfirmed += len(out)
+        self._changed.notify()
+        # The reply reader closes the connection when it fails; never let the library
+        # reconnect it under us (the replies owed on the old one would never come).
+        if not conn.is_connected:
+            raise RedisUnavailable("publisher connection closed")
+        try:
+            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+        except AttributeError as exc:  # closed by the reader while this write was under way
+            raise RedisUnavailable("publisher connection closed while writing") from exc
+        self.stats.batches += 1
+
+    async def _confirm(self, conn: Any) -> None:
+        """Read the replies of written batches; a batch is published once all arrived."""
+        inflight = self._inflight
+        while True:
+            await self._changed.wait_for(lambda: bool(inflight))
+            batch, replies = inflight[0]
+            for _ in range(replies):
+                try:
+                    await conn.read_response()
+                except ResponseError as exc:
+                    # The server refused one command (e.g. the events key holds another
+                    # type): the connection is fine, the rest of the batch went out.
+                    self.stats.refused += 1
+                    self.log.error(
+                        "redis refused an event command",
+                        extra={"event": "redis_event_refused", "error": str(exc)},
+                    )
+            inflight.popleft()
+            self._unconfirmed -= len(batch)
+            self.stats.published += len(batch)
+            self._changed.notify()
             self.progress.notify()
 
     async def _drop_when_stopping_offline(self, sub: Subscription[Any]) -> None:
@@ -151,8 +208,9 @@ class RedisPublisher(Actor):
         await self.stop_requested.wait()
         while True:
             if self.link.healthy is False:
-                dropped = len(self._carry)
-                self._carry = []
+                dropped = self._unconfirmed
+                self._inflight.clear()
+                self._unconfirmed = 0
                 try:
                     while True:
                         sub.channel.receive_nowait()
