@@ -11,6 +11,7 @@ from config.sections.feedback import FeedbackSettings
 from config.sections.guard import GuardSettings
 from config.sections.lifecycle import LifecycleSettings
 from config.sections.orchestrator import OrchestratorSettings
+from config.sections.reconciler import ReconcilerSettings
 from config.sections.redis import RedisSettings
 from config.sections.regime import RegimeSettings
 from config.sections.risk import RiskSettings
@@ -33,6 +34,7 @@ class Settings(Section, frozen=True, kw_only=True):
     orchestrator: OrchestratorSettings = OrchestratorSettings()
     sizing: SizingSettings = SizingSettings()
     lifecycle: LifecycleSettings = LifecycleSettings()
+    reconciler: ReconcilerSettings = ReconcilerSettings()
     alerts: AlertsSettings = AlertsSettings()
     regime: RegimeSettings = RegimeSettings()
     feedback: FeedbackSettings = FeedbackSettings()

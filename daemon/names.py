@@ -33,3 +33,8 @@ LIFECYCLE_CONTROL = "lifecycle.control"
 SAFETY = "safety"
 """Service: kill switch and trading mode commands (EngageKill, ResetKill, SetMode,
 GetSafety -> SafetyReply), served by the safety actor; see daemon.safety.api."""
+ORCHESTRATOR_BOOKS = "orchestrator.books"
+"""Service: LocalState / ApplyCorrections -> the orchestrator's books and working orders
+(the reconciler's only way to read or correct them; see actors.orchestrator.books_api)."""
+RECONCILER = "reconciler"
+"""Service: RunReconciliation -> ReconciliationReport (the admin socket's ``reconcile``)."""

@@ -8,6 +8,7 @@ import anyio
 from anyio import WouldBlock
 from anyio.abc import TaskStatus
 
+from actors.orchestrator._books_service import BooksService
 from actors.orchestrator._execution import Execution
 from actors.orchestrator._pipeline import EntryPipeline
 from config.settings import Settings
@@ -53,6 +54,7 @@ class Orchestrator(Actor):
             risk=bus.service(names.RISK),
             execution=self.execution,
             safety=self.safety,
+            log=self.log,
         )
         self.inbox = bus.channel(names.ORCHESTRATOR_IN)
         self.exits = bus.channel(names.ORCHESTRATOR_EXITS)
@@ -81,6 +83,9 @@ class Orchestrator(Actor):
             tg.start_soon(self._market_loop)
             tg.start_soon(self.execution.run_timers)
             tg.start_soon(self.execution.run_resolver)
+            # The reconciler reads and corrects the books only through this service.
+            books = BooksService(self.execution, bus=self.bus, clock=self.clock, log=self.log)
+            tg.start_soon(books.serve)
             task_status.started()
             await self._signal_loop()
 
@@ -90,18 +95,13 @@ class Orchestrator(Actor):
             batch: list[Any] = await self.next_batch(self.inbox)
             # Regime and weights published before these signals apply to them.
             self._drain_events()
+            verdicts: list[SignalVerdict] = []
             for item in batch:
-                if not isinstance(item, SignalVerdict):
+                if isinstance(item, SignalVerdict):
+                    verdicts.append(item)
+                else:
                     await self._bad_input(names.ORCHESTRATOR_IN, item)
-                    continue
-                try:
-                    await pipeline.handle(item)
-                except Exception as exc:  # one bad signal must not stop the pipeline
-                    self.log.exception(
-                        "signal failed in the pipeline",
-                        extra={"event": "pipeline_error", "signal_id": item.signal.signal_id},
-                    )
-                    await self._alert("pipeline_error", f"signal {item.signal.signal_id}: {exc!r}")
+            await pipeline.handle_batch(verdicts)
 
     async def _broker_loop(self) -> None:
         ex = self.execution

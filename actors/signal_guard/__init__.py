@@ -16,6 +16,8 @@ DEFINITION = ActorDefinition(
     factory=SignalGuard,
     description="validates, de-duplicates and cools down inbound signals",
     core=True,
+    # No signal is handled before the start-up reconciliation has finished.
+    requires=("reconciler",),
 )
 
 __all__ = ("DEFINITION", "ExpiringSet", "GuardReason", "GuardRules", "SignalGuard")
