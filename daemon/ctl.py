@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("symbol")
     _reason(p)
+    add("account", "cash, equity and buying power")
     p = add("positions", "open positions", lambda a: {"symbol": a.symbol})
     p.add_argument("symbol", nargs="?", default="")
     p = add("orders", "working orders", lambda a: {"symbol": a.symbol})

@@ -108,6 +108,13 @@ def render_status(console: Console, r: dict[str, Any]) -> None:
             head.add_row("state file", Text(f"NOT WRITABLE: {s.get('write_error')}", "bold red"))
         for cond in s.get("conditions") or ():
             head.add_row("condition", Text(str(cond), "yellow"))
+    acct = r.get("account")
+    if isinstance(acct, dict):
+        head.add_row(
+            "account",
+            f"equity {acct.get('equity')} · cash {acct.get('cash')} · buying power "
+            f"{acct.get('buying_power')} · unrealized P&L {acct.get('unrealized_pnl')}",
+        )
     console.print(head)
     actors = r.get("actors") or []
     if actors:
@@ -173,9 +180,12 @@ def render_result(console: Console, cmd: str, result: Any) -> None:
         grid.add_column(style="bold")
         grid.add_column()
         for k, v in result.items():
-            if k == "safety":
+            if k in ("safety", "type"):
                 continue  # the full snapshot is for --json; mode/killed are shown
-            grid.add_row(k, _cell(v) if not isinstance(v, (dict, list)) else str(v))
+            if k == "ts" or k.endswith("_ns"):
+                grid.add_row(k, _ts(v))
+            else:
+                grid.add_row(k, _cell(v) if not isinstance(v, (dict, list)) else str(v))
         console.print(grid)
     else:
         console.print(_cell(result))

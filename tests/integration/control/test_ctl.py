@@ -33,7 +33,14 @@ def test_status_as_tables_and_as_json(capsys: pytest.CaptureFixture[str]) -> Non
     with running_daemon() as run:
         assert ctl.main(["-s", run.path, "status"]) == CtlExit.OK
         out = capsys.readouterr().out
-        for text in ("kill switch", "mode", "actors", "signal_guard", "positions: none"):
+        for text in (
+            "kill switch",
+            "mode",
+            "actors",
+            "signal_guard",
+            "positions: none",
+            "equity 100000.0",
+        ):
             assert text in out
         # Options may also follow the command.
         assert ctl.main(["status", "--socket", run.path, "--json"]) == CtlExit.OK
@@ -52,6 +59,10 @@ def test_help_version_and_empty_books(capsys: pytest.CaptureFixture[str]) -> Non
         assert msgspec.json.decode(capsys.readouterr().out)["protocol"] == 1
         assert ctl.main(["-s", run.path, "positions"]) == CtlExit.OK
         assert "no positions" in capsys.readouterr().out
+        assert ctl.main(["-s", run.path, "account"]) == CtlExit.OK
+        out = capsys.readouterr().out
+        assert "buying_power" in out
+        assert "2023-11-14 22:13:20Z" in out  # the SimClock's start, as a time
 
 
 def test_the_socket_path_can_come_from_the_configuration(
