@@ -312,7 +312,16 @@ class ReconciliationMismatch:
         )  # fmt: skip
 
 
-_SERVICE_CODES = {"market_data": ("market_data_stale", "market_data_resumed", Severity.WARNING)}
+_SERVICE_WORDS = {
+    "market_data": (
+        "market_data_stale",
+        "market_data_resumed",
+        Severity.WARNING,
+        "market data stale",
+        "market data flowing again",
+    )
+}
+"""Codes, severity and wording for services that are not "down" but quiet."""
 
 
 class Health:
@@ -393,8 +402,15 @@ class Health:
 
     def _service(self, event: ServiceStatus) -> Iterable[AlertDraft]:
         name = event.service
-        down_code, up_code, severity = _SERVICE_CODES.get(
-            name, (f"{name}_down", f"{name}_restored", Severity.ERROR)
+        down_code, up_code, severity, down_text, up_text = _SERVICE_WORDS.get(
+            name,
+            (
+                f"{name}_down",
+                f"{name}_restored",
+                Severity.ERROR,
+                f"{name} unavailable",
+                f"{name} available again",
+            ),
         )
         reporters = self._down.setdefault(name, set())
         was_down = bool(reporters)
@@ -405,7 +421,7 @@ class Health:
                 yield AlertDraft(
                     severity,
                     down_code,
-                    f"{name} unavailable ({event.reporter}): {event.detail}".rstrip(": "),
+                    f"{down_text} ({event.reporter}): {event.detail}".rstrip(": "),
                     subject=name,
                     payload=payload,
                 )
@@ -413,9 +429,7 @@ class Health:
         reporters.discard(event.reporter)
         if was_down and not reporters:
             del self._down[name]
-            yield AlertDraft(
-                Severity.INFO, up_code, f"{name} available again", subject=name, payload=payload
-            )
+            yield AlertDraft(Severity.INFO, up_code, up_text, subject=name, payload=payload)
 
     def _broker(self, event: BrokerStatus) -> Iterable[AlertDraft]:
         payload = {"broker": event.broker, "detail": event.detail}

@@ -12,6 +12,9 @@ DEFINITION = ActorDefinition(
     factory=RedisMarketIngest,
     description="ticks and bars from Redis pub/sub channels or a stream, batched",
     core=False,
+    # Prices flow once the lifecycle monitor (and, before it, the broker, orchestrator
+    # and risk gate) subscribe, so none of them misses the first ticks.
+    requires=("lifecycle",),
     enabled_when=lambda settings: (
         bool(settings.redis.url)
         and settings.redis.market.enabled

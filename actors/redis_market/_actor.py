@@ -224,7 +224,7 @@ class RedisMarketIngest(Actor):
                 await self.clock.sleep_until(deadline)
                 continue
             silent_s = (self.clock.now_ns() - self.last_update_ns) / NS_PER_S
-            await self._report_stale(True, f"no market data for {silent_s:g}s")
+            await self._report_stale(True, f"no market data for {silent_s:.0f}s")
 
     async def _report_stale(self, stale: bool, detail: str) -> None:
         self.stale = stale

@@ -13,6 +13,9 @@ DEFINITION = ActorDefinition(
     factory=RedisSignalIngest,
     description="signals from a Redis stream (consumer group) and a pub/sub channel",
     core=False,
+    # Signals flow only once the guard is ready (itself after reconciliation), and
+    # ingest stops before it at shutdown, so every signal read gets its verdict.
+    requires=("signal_guard",),
     enabled_when=lambda settings: (
         bool(settings.redis.url)
         and (settings.redis.signals.stream_enabled or settings.redis.signals.pubsub_enabled)

@@ -265,6 +265,7 @@ def test_one_outage_reported_by_several_reporters_is_one_alert_and_one_recovery(
     assert one(h, _svc("storage", False, "storage_writer")).code == "storage_down"
     stale = one(h, _svc("market_data", False, "redis_market"))
     assert (stale.severity, stale.code) == (Severity.WARNING, "market_data_stale")
+    assert stale.text == "market data stale (redis_market): refused"
     assert one(h, _svc("market_data", True, "redis_market")).code == "market_data_resumed"
 
 
