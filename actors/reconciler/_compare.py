@@ -192,7 +192,7 @@ def _order(
                     Kind.INTENT_NEVER_SENT,
                     o.symbol,
                     coid,
-                    before=f"{o.status} {o.side} {o.qty}",
+                    before=f"{o.status} {o.side} {_num(o.qty)}",
                     after="unknown to the broker",
                     notional=value,
                     action=f"{Action.MARKED_FAILED}: not re-sent",
@@ -211,7 +211,7 @@ def _order(
                 Kind.ORDER_LOST,
                 o.symbol,
                 coid,
-                before=f"{o.status} {o.side} {o.qty} filled {o.filled}",
+                before=f"{o.status} {o.side} {_num(o.qty)} filled {_num(o.filled)}",
                 after="unknown to the broker",
                 notional=value,
                 action=f"{Action.STATUS_UPDATED}: cancelled locally",
@@ -235,10 +235,10 @@ def _order(
                 Kind.MISSED_FILL,
                 o.symbol,
                 coid,
-                before=f"filled {o.filled}",
-                after=f"filled {b.filled_qty} @ {b.avg_fill_price}",
+                before=f"filled {_num(o.filled)}",
+                after=f"filled {_num(b.filled_qty)} @ {_opt(b.avg_fill_price)}",
                 notional=float(missing * price),
-                action=f"{Action.BOOKED_FILL}: {missing} @ {price}",
+                action=f"{Action.BOOKED_FILL}: {_num(missing)} @ {_num(price)}",
                 corrections=(
                     BookFill(
                         client_order_id=coid,
@@ -256,8 +256,8 @@ def _order(
                 Kind.EXCESS_FILL,
                 o.symbol,
                 coid,
-                before=f"filled {o.filled}",
-                after=f"filled {b.filled_qty} at the broker",
+                before=f"filled {_num(o.filled)}",
+                after=f"filled {_num(b.filled_qty)} at the broker",
                 notional=_value(-missing, px),
                 action=f"{Action.REPORTED}: the position check corrects the quantity",
             )
@@ -276,7 +276,7 @@ def _order(
                 o.symbol,
                 coid,
                 before=str(o.status),
-                after=f"{b.status} at the broker, filled {b.filled_qty}",
+                after=f"{b.status} at the broker, filled {_num(b.filled_qty)}",
                 notional=0.0,
                 action=f"{Action.TRACKED}: {b.status}",
                 corrections=(update,),
@@ -340,7 +340,7 @@ def _unknown_order(b: BrokerOrder, marks: dict[str, float], cfg: ReconcilerSetti
         b.symbol,
         b.client_order_id,
         before="not ours",
-        after=f"{b.status} {b.side} {b.qty} {b.order_type} filled {b.filled_qty}",
+        after=f"{b.status} {b.side} {_num(b.qty)} {b.order_type} filled {_num(b.filled_qty)}",
         notional=_value(b.qty - b.filled_qty, marks.get(b.symbol), b.limit_price),
         action=action,
         corrections=correction,
@@ -399,7 +399,7 @@ def _position(
             before=ours_text,
             after="flat at the broker",
             notional=notional,
-            action=f"{Action.CLOSED_LOCALLY}: at {price} ({source})",
+            action=f"{Action.CLOSED_LOCALLY}: at {_num(price)} ({source})",
             corrections=(
                 ClosePosition(
                     symbol=sym, expected_qty=ours_qty, price=price, reason=GHOST_EXIT_REASON
@@ -499,6 +499,10 @@ def _pos_text(qty: Decimal, avg: Decimal | None) -> str:
     if qty == 0:
         return "flat"
     return f"{_num(qty)} @ {_num(avg)}" if avg is not None else _num(qty)
+
+
+def _opt(d: Decimal | None) -> str:
+    return "?" if d is None else _num(d)
 
 
 def _num(d: Decimal) -> str:

@@ -131,7 +131,9 @@ class System:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[System]:
+async def running(
+    settings: Settings, extra: dict[type[Any], Any] | None = None
+) -> AsyncIterator[System]:
     """Start the actors in the daemon's order under autojump; cancel them on exit."""
     clock = SimClock()
     bus = Bus()
@@ -139,6 +141,7 @@ async def running(settings: Settings) -> AsyncIterator[System]:
     store = await SafetyStore.open(settings, clock=clock, bus=bus)
     venue = PaperBroker(settings.broker, clock)
     resources: dict[type[Any], Any] = {SafetyStore: store, SafetyGate: store, PaperBroker: venue}
+    resources.update(extra or {})
     defs = [
         risk_gate.DEFINITION,
         orchestrator.DEFINITION,
