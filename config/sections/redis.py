@@ -29,7 +29,7 @@ class RedisSignalSettings(Section, frozen=True, kw_only=True):
     consumer: KeyPart = ""
     """This daemon's consumer name in the group; empty means ``<account>@<hostname>``.
     Keep it stable across restarts: pending entries are reclaimed by name on start."""
-    group_start_id: str = "$"
+    group_start_id: Annotated[str, msgspec.Meta(pattern=r"^(\$|0|\d+(-\d+)?)$")] = "$"
     """Where a newly created group starts: ``$`` (new entries only) or ``0`` (all)."""
     read_count: PosInt = 256
     """Most entries taken by one XREADGROUP."""
