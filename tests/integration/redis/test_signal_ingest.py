@@ -147,3 +147,72 @@ async def test_pubsub_signals_are_forwarded(
             assert got.signal_id == "sig-5"
             assert ingest.stats.pubsub_received == 1
             tg.cancel_scope.cancel()
+
+
+async def test_a_signal_on_the_stream_trades_and_is_acked(
+    redis_url: str, prefix: str, redis_client: Redis
+) -> None:
+    from actors import broker, orchestrator, redis_signals, risk_gate, signal_guard
+    from daemon.messages import Fill, OrderStatus, OrderUpdate, Tick
+    from daemon.safety import SafetyGate
+    from tests.pipeline_support import (
+        MemorySafety,
+        data_path,
+        have_data,
+        read_bars,
+        start_actors,
+        with_settings,
+    )
+
+    if not have_data():
+        pytest.skip("the real market data in /work/shared/data is absent")
+    clock = SimClock()  # never advanced: zero venue latency, nothing waits on a timer
+    bus = Bus(default_capacity=1024)
+    base = make_settings(redis_url, prefix, redis={"signals": {"consumer": "c1"}})
+    settings = with_settings(
+        base,
+        sizing={"method": "fixed_shares", "fixed_shares": 10.0},
+        risk={"history_files": {"AAPL": str(data_path("AAPL"))}},
+        orchestrator={"initial_regime": "bull"},
+        broker={"paper": {"ack_latency_ms": 0.0, "fill_latency_ms": 0.0}},
+    )
+    keys = RedisKeys.from_settings(settings)
+    events = bus.topic(names.EVENTS).subscribe("test", types=(OrderUpdate, Fill))
+    price = read_bars("AAPL", 1)[0][4]
+    defs = [
+        risk_gate.DEFINITION,
+        orchestrator.DEFINITION,
+        broker.DEFINITION,
+        signal_guard.DEFINITION,
+        redis_signals.DEFINITION,
+    ]
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            actors = await start_actors(
+                tg, defs, settings, clock, bus, {SafetyGate: MemorySafety()}
+            )
+            ingest = actors["redis_signals"]
+            assert isinstance(ingest, RedisSignalIngest)
+            await bus.topic(names.MARKET).publish(
+                Tick(symbol="AAPL", price=price, size=1e9, ts=clock.now_ns())
+            )
+            sig = signal(
+                clock,
+                1,
+                symbol="AAPL",
+                entry_price=price,
+                stop_price=price * 0.95,
+                target_price=price * 1.1,
+                conviction=70,
+            )
+            await redis_client.xadd(keys.signal_stream, {"data": encode_json(sig)})
+            seen: list[Any] = []
+            while not any(isinstance(e, Fill) for e in seen):
+                seen.append(await events.receive())
+            accepted = [e for e in seen if isinstance(e, OrderUpdate)]
+            assert accepted[0].status is OrderStatus.ACCEPTED
+            fill = next(e for e in seen if isinstance(e, Fill))
+            assert (fill.symbol, fill.qty) == ("AAPL", 10)
+            await ingest.progress.wait_for(lambda: ingest.stats.acked == 1)
+            assert await pending(redis_client, keys) == 0
+            tg.cancel_scope.cancel()
