@@ -7,9 +7,11 @@ is disabled or failed it is answered ``unavailable``, naming the actor.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import msgspec
 
 from daemon import names
 from daemon.control._commands import (
@@ -48,6 +50,7 @@ RECONCILER_ACTOR = "reconciler"
 BROKER_ACTOR = "broker"
 
 _GONE = (ActorState.DISABLED, ActorState.FAILED, ActorState.STOPPED)
+_sub_ids = itertools.count(1)
 
 
 def has_actor(daemon: Daemon, actor: str) -> bool:
@@ -181,6 +184,37 @@ def _install_safety(daemon: Daemon, registry: ControlRegistry) -> None:
 
 def _install_signal(daemon: Daemon, registry: ControlRegistry) -> None:
     inbox = daemon.bus.channel(names.SIGNALS_IN)
+    # One manual signal in flight at a time: two identical submissions (same id, same
+    # content) cannot be told apart by their verdicts, and must each get their own.
+    one_at_a_time = anyio.Lock()
+
+    def ours(v: SignalVerdict, sig: Signal) -> bool:
+        # The guard stamps received_ns; everything else is what we sent.
+        return v.stage == "guard" and msgspec.structs.replace(v.signal, received_ns=0) == sig
+
+    async def submit_and_wait(sig: Signal, wait_s: float) -> SignalVerdict | None:
+        topic = daemon.events
+        async with one_at_a_time:
+            # Subscribed before sending, so the verdict cannot slip past; a name of its
+            # own, as topics key subscriptions by name.
+            sub = topic.subscribe(
+                f"control.signal.{next(_sub_ids)}",
+                types=(SignalVerdict,),
+                lossless=False,
+                capacity=256,
+            )
+            try:
+                await inbox.send(sig)
+                with anyio.move_on_after(wait_s):
+                    while True:
+                        batch: list[SignalVerdict] = await sub.receive_batch(64)
+                        for v in batch:
+                            if ours(v, sig):
+                                return v
+            finally:
+                topic.unsubscribe(sub)
+                sub.channel.close()
+        return None
 
     async def signal(call: Call, args: SignalArgs) -> Any:
         require_actor(daemon, GUARD_ACTOR)
@@ -202,23 +236,7 @@ def _install_signal(daemon: Daemon, registry: ControlRegistry) -> None:
         if args.wait_s <= 0:
             await inbox.send(sig)
             return {"signal_id": sig.signal_id, "submitted": True, "verdict": None}
-        topic = daemon.events
-        # Subscribed before sending, so the verdict cannot slip past us.
-        sub = topic.subscribe(
-            f"control.signal.{sig.signal_id}", types=(SignalVerdict,), lossless=False, capacity=256
-        )
-        verdict: SignalVerdict | None = None
-        try:
-            await inbox.send(sig)
-            with anyio.move_on_after(args.wait_s):
-                while verdict is None:
-                    for v in await sub.receive_batch(64):
-                        if v.signal.signal_id == sig.signal_id and v.signal.source == sig.source:
-                            verdict = v
-                            break
-        finally:
-            topic.unsubscribe(sub)
-            sub.channel.close()
+        verdict = await submit_and_wait(sig, args.wait_s)
         return {
             "signal_id": sig.signal_id,
             "submitted": True,

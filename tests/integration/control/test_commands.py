@@ -11,7 +11,7 @@ import msgspec
 from config import Settings, settings_from_mapping
 from daemon import names
 from daemon.bus import Subscription
-from daemon.control import Call, CommandSpec, ControlRegistry
+from daemon.control import Call, CommandSpec, ControlRegistry, Peer
 from daemon.messages import (
     CancelAllOrders,
     ControlCommand,
@@ -441,3 +441,29 @@ def test_settings_from_mapping_round_trip_of_control_section() -> None:
     s = settings_from_mapping({"control": {"allowed_uids": [1000], "socket_group": "ops"}})
     assert s.control.allowed_uids == [1000]
     assert msgspec.to_builtins(s.control)["socket_group"] == "ops"
+
+
+def test_identical_signals_sent_at_once_each_get_their_own_verdict() -> None:
+    # Two handlers started in the same loop turn: both would subscribe before the guard
+    # judges either, which is exactly when verdicts could be mixed up.
+    with running_daemon() as run:
+        reg: ControlRegistry = run.daemon.resources[ControlRegistry]
+        binding = reg.resolve("signal")
+        assert binding.handler is not None
+        args = binding.spec.parse_args(
+            {"symbol": "NVDA", "side": "buy", "signal_id": "twin", "note": "same"}
+        )
+        peer = Peer(uid=os.geteuid(), gid=os.getegid(), pid=os.getpid())
+        results: list[Any] = []
+
+        async def both() -> None:
+            async def one() -> None:
+                results.append(await binding.handler(Call(1, "signal", peer), args))  # type: ignore[misc]
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(one)
+                tg.start_soon(one)
+
+        run.call(both)
+        reasons = sorted(r["verdict"]["reason"] or "accepted" for r in results)
+        assert reasons == ["accepted", "duplicate_id"]
