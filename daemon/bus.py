@@ -188,7 +188,10 @@ class Topic(Generic[T]):
     def unsubscribe(self, sub: Subscription[T]) -> None:
         """Stop delivering to ``sub`` (e.g. a disconnected ``watch`` client)."""
         if sub in self._subs:
-            self._subs.remove(sub)
+            # Copy on write: a publish() waiting on a full lossless subscriber is still
+            # iterating the old list, and removing in place would make it skip the
+            # subscriber after the one removed.
+            self._subs = [s for s in self._subs if s is not sub]
             self._by_name = {n: x for n, x in self._by_name.items() if x is not sub}
             sub.channel.close()
 
