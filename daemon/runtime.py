@@ -116,7 +116,12 @@ class Daemon:
             except ControlSocketError as exc:
                 _log.critical(str(exc), extra={"event": "control_socket_failed"})
                 return ExitCode.STARTUP_FAILED
-        await self.prepare()
+        try:
+            await self.prepare()
+        except BaseException:
+            if self.control_server is not None:
+                self.control_server.close()  # no stale socket left behind
+            raise
         defs = self._definitions
         if defs is None:
             defs = registry.select(registry.discover(), self.settings)

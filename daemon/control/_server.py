@@ -178,6 +178,13 @@ class ControlServer:
             probe.close()
         raise ControlSocketError(f"another tradingd is already listening on {path}")
 
+    def close(self) -> None:
+        """Give the socket up without serving (start-up failed after :meth:`bind`)."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._unlink()
+
     def _unlink(self) -> None:
         # Only remove the file if it is still ours: a newer daemon may own the path now.
         if self._ident is None:

@@ -310,3 +310,16 @@ def test_fuzzed_garbage_gets_error_responses_and_the_daemon_survives(
             c.send_raw(line.replace(b"\n", b" ") + b"\n")
         _assert_error_then_alive(c)
     assert shared.alive()
+
+
+def test_a_failed_start_leaves_no_socket_behind() -> None:
+    base = short_dir()
+
+    class Broken(ControlTestDaemon):
+        async def prepare(self) -> None:
+            raise RuntimeError("state directory on fire")
+
+    daemon = Broken(make_settings(base), serve_control=True, handle_signals=False)
+    with pytest.raises(RuntimeError, match="on fire"):
+        anyio.run(daemon.run)
+    assert not os.path.exists(os.path.join(base, "run", "ctl.sock"))
