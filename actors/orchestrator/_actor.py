@@ -54,6 +54,7 @@ class Orchestrator(Actor):
             risk=bus.service(names.RISK),
             execution=self.execution,
             safety=self.safety,
+            log=self.log,
         )
         self.inbox = bus.channel(names.ORCHESTRATOR_IN)
         self.exits = bus.channel(names.ORCHESTRATOR_EXITS)
@@ -94,18 +95,13 @@ class Orchestrator(Actor):
             batch: list[Any] = await self.next_batch(self.inbox)
             # Regime and weights published before these signals apply to them.
             self._drain_events()
+            verdicts: list[SignalVerdict] = []
             for item in batch:
-                if not isinstance(item, SignalVerdict):
+                if isinstance(item, SignalVerdict):
+                    verdicts.append(item)
+                else:
                     await self._bad_input(names.ORCHESTRATOR_IN, item)
-                    continue
-                try:
-                    await pipeline.handle(item)
-                except Exception as exc:  # one bad signal must not stop the pipeline
-                    self.log.exception(
-                        "signal failed in the pipeline",
-                        extra={"event": "pipeline_error", "signal_id": item.signal.signal_id},
-                    )
-                    await self._alert("pipeline_error", f"signal {item.signal.signal_id}: {exc!r}")
+            await pipeline.handle_batch(verdicts)
 
     async def _broker_loop(self) -> None:
         ex = self.execution

@@ -59,7 +59,7 @@ from daemon.messages import (
 )
 from daemon.safety import SafetyGate
 
-_ACK, _QUERY, _PARTIAL = 0, 1, 2
+_ACK, _QUERY, _PARTIAL, _SNAPSHOT = 0, 1, 2, 3
 _RANK = {
     OrderStatus.INTENT: 0,
     OrderStatus.SUBMITTED: 1,
@@ -109,6 +109,7 @@ class Execution:
         self.peak_equity = float(settings.broker.initial_cash)
         self._equity: float | None = None
         self._last_snapshot_ns = 0
+        self._snapshot_due = 0
         self._deadlines: list[tuple[int, int, int, str]] = []
         self._seq = itertools.count()
         self._wake: anyio.Event | None = None
@@ -153,9 +154,8 @@ class Execution:
         orders = self.orders
         intent = order.intent
         orders.add(order)
-        if order.purpose is OrderPurpose.ENTRY:
-            self.heat_working += float(intent.qty) * order.risk_per_unit
-        elif intent.purpose is not OrderPurpose.ADOPT:
+        # An entry's heat was taken when it was sized (see the pipeline).
+        if order.purpose is not OrderPurpose.ENTRY and intent.purpose is not OrderPurpose.ADOPT:
             self.exit_working[intent.symbol] = (
                 self.exit_working.get(intent.symbol, ZERO) + intent.qty
             )
@@ -281,8 +281,24 @@ class Execution:
                     f"fill could not be booked: {exc}; books and broker may disagree",
                 )
         if booked:
-            await self.events.publish(self.books.account(self.clock.now_ns()))
-            self._last_snapshot_ns = self.clock.now_ns()
+            await self._account_snapshot()
+
+    async def _account_snapshot(self) -> None:
+        """Publish the account now, or once the throttle interval has passed.
+
+        Computing the account walks every position in exact decimal arithmetic, so under
+        a burst of fills it goes out at most once per ``snapshot_interval_s``; the risk
+        gate debits exposure-increasing fills from its buying power in between.
+        """
+        now = self.clock.now_ns()
+        due = self._last_snapshot_ns + self.snapshot_interval_ns
+        if now >= due:
+            self._last_snapshot_ns = now
+            self._snapshot_due = 0
+            await self.events.publish(self.books.account(now))
+        elif not self._snapshot_due:
+            self._snapshot_due = due
+            self._schedule(due, _SNAPSHOT, "")
 
     async def _on_fill(self, f: Fill) -> bool:
         order = self.orders.get(f.client_order_id)
@@ -371,7 +387,16 @@ class Execution:
         if order.status.is_terminal:
             await self._finish(order, u.reason, u.ts)
         elif u.status is not OrderStatus.UNKNOWN:
-            await self.events.publish(self._update(order, u.reason))
+            # The broker's own update goes out as it is when it already carries our
+            # correlation id and agrees with our fills (the usual case: no rebuild).
+            if (
+                u.correlation_id == order.correlation_id
+                and u.status is order.status
+                and u.filled_qty == order.filled
+            ):
+                await self.events.publish(u)
+            else:
+                await self.events.publish(self._update(order, u.reason))
 
     def _advance(
         self, order: WorkingOrder, status: OrderStatus, broker_id: str, filled: Decimal
@@ -478,10 +503,7 @@ class Execution:
             return
         self.books.mark(symbol, price)
         self._equity = None
-        now = self.clock.now_ns()
-        if now - self._last_snapshot_ns >= self.snapshot_interval_ns:
-            self._last_snapshot_ns = now
-            await self.events.publish(self.books.account(now))
+        await self._account_snapshot()
 
     # -- timers: stale acknowledgements, unresolved orders, stalled partials ---------
 
@@ -516,6 +538,10 @@ class Execution:
                 await self._on_deadline(kind, coid, deadline)
 
     async def _on_deadline(self, kind: int, coid: str, deadline: int) -> None:
+        if kind == _SNAPSHOT:
+            if self._snapshot_due == deadline:
+                await self._account_snapshot()
+            return
         order = self.orders.get(coid)
         if order is None:
             return

@@ -13,7 +13,9 @@ position share and VaR after the trade depend on it); it is recorded as stage 7.
 from __future__ import annotations
 
 import enum
+import logging
 import math
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, final
 
@@ -22,11 +24,12 @@ from actors.orchestrator._execution import Execution
 from actors.orchestrator._fusion import Fusion
 from actors.orchestrator._ids import correlation_id, entry_order_id
 from actors.orchestrator._orders import WorkingOrder
-from actors.orchestrator._sizing import Sizer
+from actors.orchestrator._sizing import Sizer, SizeResult
 from config.settings import Settings
 from daemon.bus import Service, Topic
 from daemon.clock import Clock
 from daemon.messages import (
+    Alert,
     ExitIntent,
     ExitReason,
     FusionRecord,
@@ -37,6 +40,7 @@ from daemon.messages import (
     RegimeUpdate,
     RiskDecision,
     RiskRequest,
+    Severity,
     Side,
     Signal,
     SignalRecord,
@@ -79,12 +83,26 @@ class Reject(enum.StrEnum):
     STRATEGY_NO_ADX = "strategy_no_adx"
     NO_PRICE = "no_price"
     RISK_DENIED = "risk_denied"
+    RISK_ERROR = "risk_error"
     SUBMIT_BLOCKED = "submit_blocked"
     EXIT_NO_POSITION = "exit_no_position"
     INTERNAL = "internal_error"
 
 
 _MODE_REJECT = {TradingMode.PAUSED: Reject.PAUSED, TradingMode.STOPPED: Reject.STOPPED}
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A signal through stages 1–5 and sizing, waiting for its risk decision."""
+
+    signal: Signal
+    correlation_id: str
+    client_order_id: str
+    price: float
+    size: SizeResult
+    heat: float
+    request: RiskRequest
 
 
 @final
@@ -100,8 +118,10 @@ class EntryPipeline:
         risk: Service[Any, Any],
         execution: Execution,
         safety: SafetyGate | None,
+        log: logging.LoggerAdapter[logging.Logger],
     ) -> None:
         self.clock = clock
+        self.log = log
         self.events = events
         self.risk = risk
         self.execution = execution
@@ -151,17 +171,50 @@ class EntryPipeline:
 
     async def handle(self, verdict: SignalVerdict) -> None:
         """Run one guard verdict through stages 1–8."""
+        await self.handle_batch([verdict])
+
+    async def handle_batch(self, verdicts: list[SignalVerdict]) -> None:
+        """Run a batch of verdicts through stages 1–8, in order.
+
+        Stages 1–5 and sizing run signal by signal; the batch's risk requests then go to
+        the risk gate together (one round trip, answered in order, each approval
+        reserving its exposure before the next is judged), and the approved orders are
+        submitted in the original order.
+        """
+        batch_coids: set[str] = set()
+        ready: list[_Prepared] = []
+        for verdict in verdicts:
+            try:
+                prepared = await self._prepare(verdict, batch_coids)
+            except Exception as exc:  # one bad signal must not stop the batch
+                await self._internal_error(verdict.signal, exc)
+                continue
+            if prepared is not None:
+                ready.append(prepared)
+        if not ready:
+            return
+        answers = await self.risk.call_many([p.request for p in ready])
+        for prepared, answer in zip(ready, answers, strict=True):
+            try:
+                await self._complete(prepared, answer)
+            except Exception as exc:
+                self.execution.heat_working -= prepared.heat
+                await self._internal_error(prepared.signal, exc)
+
+    async def _prepare(self, verdict: SignalVerdict, batch_coids: set[str]) -> _Prepared | None:
+        """Stages 1–5 and sizing; the risk request to send, or None when turned down."""
         sig = verdict.signal
         cid = correlation_id(sig.source, sig.signal_id)
         if not verdict.accepted:
             await self._reject(sig, cid, Stage.GUARD, Reject.GUARD_REJECTED, verdict.reason)
-            return
+            return None
         ex = self.execution
         coid = entry_order_id(self.account, sig.source, sig.signal_id)
-        if ex.orders.known(coid):
+        if coid in batch_coids or ex.orders.known(coid):
             # The same signal again (a re-delivery the guard no longer remembers).
             await self._reject(sig, cid, Stage.SUBMIT, Reject.DUPLICATE_ORDER, coid)
-            return
+            return None
+        batch_coids.add(coid)
         now = self.clock.now_ns()
         publish = self.events.publish
         await publish(SignalRecord(correlation_id=cid, signal=sig, ts=now))
@@ -169,17 +222,17 @@ class EntryPipeline:
         # 1. trading state: entries need RUNNING and no kill; exits always pass.
         if sig.is_exit:
             await self._exit_signal(sig, cid, now)
-            return
+            return None
         if self.safety is None:
             await self._reject(sig, cid, Stage.STATE, Reject.NO_SAFETY_GATE, "")
-            return
+            return None
         snap = self.safety.snapshot()
         if snap.killed:
             await self._reject(sig, cid, Stage.STATE, Reject.KILLED, snap.kill_reason)
-            return
+            return None
         if snap.mode is not TradingMode.RUNNING:
             await self._reject(sig, cid, Stage.STATE, _MODE_REJECT[snap.mode], "")
-            return
+            return None
 
         # 2. guard verdict: accepted (checked above). 3. regime adaptation.
         regime = self.regime
@@ -192,7 +245,7 @@ class EntryPipeline:
                 Reject.REGIME_CONVICTION,
                 f"conviction {sig.conviction} < {profile.min_conviction:g} in {regime}",
             )
-            return
+            return None
 
         # 4. fusion, 5. strategy selection (recorded together in the FusionRecord).
         fused = self.fusion.fuse(sig, now)
@@ -213,7 +266,7 @@ class EntryPipeline:
             await self._reject(
                 sig, cid, Stage.FUSION, Reject.FUSION_OPPOSED, f"fused side is {fused.side}"
             )
-            return
+            return None
         if fused.conviction <= 0.0 or fused.conviction < self.fusion_min:
             await self._reject(
                 sig,
@@ -222,16 +275,16 @@ class EntryPipeline:
                 Reject.FUSION_WEAK,
                 f"fused conviction {fused.conviction:.2f} < {self.fusion_min:g}",
             )
-            return
+            return None
         if why_not is not None:
             await self._reject(sig, cid, Stage.STRATEGY, why_not, strategy)
-            return
+            return None
 
         # 7. sizing (before the request: the gate judges this quantity).
         price = sig.entry_price or ex.last_price.get(sig.symbol)
         if price is None or not price > 0.0:
             await self._reject(sig, cid, Stage.SIZING, Reject.NO_PRICE, "no entry or last price")
-            return
+            return None
         size = self.sizer.size(
             equity=ex.equity(),
             entry=price,
@@ -245,33 +298,39 @@ class EntryPipeline:
         )
         if not size.ok:
             await self._reject(sig, cid, Stage.SIZING, f"size_{size.reason}", size.detail)
-            return
-
-        # 6. risk gate.
-        decision: RiskDecision = await self.risk.call(
-            RiskRequest(
-                correlation_id=cid,
-                symbol=sig.symbol,
-                side=sig.side,
-                qty=size.qty,
-                price=price,
-                stop_price=sig.stop_price,
-                trade_type=sig.trade_type,
-                source=sig.source,
-                regime=regime,
-                ts=now,
-            )
+            return None
+        # The heat is held from here, so later signals of the same batch are sized
+        # against it; it is handed back if the entry does not go out.
+        heat = float(size.qty) * size.risk_per_unit
+        ex.heat_working += heat
+        request = RiskRequest(
+            correlation_id=cid,
+            symbol=sig.symbol,
+            side=sig.side,
+            qty=size.qty,
+            price=price,
+            stop_price=sig.stop_price,
+            trade_type=sig.trade_type,
+            source=sig.source,
+            regime=regime,
+            ts=now,
         )
-        await publish(decision)
-        if not decision.approved:
-            await self._reject(sig, cid, Stage.RISK, Reject.RISK_DENIED, decision.reason)
-            return
-        if ex.orders.known(coid):
-            # The same signal overtook us while we waited for the risk gate.
-            await self._reject(sig, cid, Stage.SUBMIT, Reject.DUPLICATE_ORDER, coid)
-            return
+        return _Prepared(sig, cid, coid, price, size, heat, request)
 
-        # 8. submission.
+    async def _complete(self, p: _Prepared, answer: object) -> None:
+        """Stage 6's answer, then stage 8: submit the approved entry."""
+        ex = self.execution
+        sig, cid = p.signal, p.correlation_id
+        if not isinstance(answer, RiskDecision):
+            ex.heat_working -= p.heat
+            await self._reject(sig, cid, Stage.RISK, Reject.RISK_ERROR, repr(answer))
+            return
+        await self.events.publish(answer)
+        if not answer.approved:
+            ex.heat_working -= p.heat
+            await self._reject(sig, cid, Stage.RISK, Reject.RISK_DENIED, answer.reason)
+            return
+        size = p.size
         order_type = OrderType.MARKET
         limit: Decimal | None = None
         if self.limit_entries and sig.entry_price is not None:
@@ -279,7 +338,7 @@ class EntryPipeline:
             raw = sig.entry_price * (1.0 + self.limit_offset * sig.side.sign)
             limit = (Decimal(repr(raw)) / self.tick).quantize(Decimal(1)) * self.tick
         intent = OrderIntent(
-            client_order_id=coid,
+            client_order_id=p.client_order_id,
             correlation_id=cid,
             symbol=sig.symbol,
             side=sig.side,
@@ -288,15 +347,12 @@ class EntryPipeline:
             limit_price=limit,
             tif=self.tif,
             purpose=OrderPurpose.ENTRY,
-            reason=(
-                f"{self.sizer.method} qty={size.qty} base={size.base_qty:.4f} "
-                f"mult={size.multiplier:.4f} risk/unit={size.risk_per_unit:.4f}"
-            ),
+            reason=self.sizer.method,
             ts=self.clock.now_ns(),
         )
         order = WorkingOrder(
             intent,
-            expected_price=float(limit) if limit is not None else price,
+            expected_price=float(limit) if limit is not None else p.price,
             submitted_ns=intent.ts,
             source=sig.source,
             trade_type=sig.trade_type,
@@ -306,6 +362,28 @@ class EntryPipeline:
         )
         if not await ex.submit(order):
             await self._reject(sig, cid, Stage.SUBMIT, Reject.SUBMIT_BLOCKED, "safety gate")
+
+    async def _internal_error(self, sig: Signal, exc: Exception) -> None:
+        """A bug or bad data in one signal: log it, say so, and carry on with the rest."""
+        self.log.error(
+            "signal failed in the pipeline",
+            exc_info=exc,
+            extra={"event": "pipeline_error", "signal_id": sig.signal_id},
+        )
+        cid = correlation_id(sig.source, sig.signal_id)
+        text = f"{type(exc).__name__}: {exc}"
+        await self._reject(sig, cid, Stage.STATE, Reject.INTERNAL, text)
+        now = self.clock.now_ns()
+        await self.events.publish(
+            Alert(
+                alert_id=f"orchestrator-pipeline_error-{cid}-{now}",
+                severity=Severity.ERROR,
+                code="pipeline_error",
+                text=f"signal {sig.signal_id} from {sig.source}: {text}",
+                payload={"correlation_id": cid},
+                ts=now,
+            )
+        )
 
     def _strategy(self, sig: Signal) -> tuple[str, Reject | None]:
         st = self.strategy

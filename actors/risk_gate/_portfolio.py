@@ -83,11 +83,21 @@ class Portfolio:
         self.peak_equity = max(self.peak_equity, self.equity)
 
     def on_fill(self, ev: Fill) -> None:
-        """A fill moves its quantity from the reservation into the position."""
+        """A fill moves its quantity from the reservation into the position.
+
+        Account snapshots are throttled, so a fill that grows exposure is debited from
+        buying power at once (never credited: a reduction waits for the next snapshot,
+        which errs on the safe side).
+        """
+        q = float(ev.qty)
+        h = self.holdings.get(ev.symbol)
+        held = h.qty if h is not None else 0.0
+        growth = abs(held + q * ev.side.sign) - abs(held)
+        if growth > 0.0:
+            self.buying_power -= growth * float(ev.price)
         r = self.reservations.get(ev.correlation_id)
         if r is None:
             return
-        q = float(ev.qty)
         left = abs(r.qty) - q
         if left <= 1e-12:
             self.release(ev.correlation_id)

@@ -98,8 +98,8 @@ class OrchestratorSettings(Section, frozen=True, kw_only=True):
     tif: Literal["day", "gtc"] = "day"
     price_tick: PosFloat = 0.01
     """Limit prices are rounded to this tick."""
-    snapshot_interval_s: PosFloat = 1.0
-    """Least time between two mark-to-market ``AccountSnapshot`` events."""
+    snapshot_interval_s: PosFloat = 0.25
+    """Least time between two ``AccountSnapshot`` events (after fills or marks)."""
     fusion: FusionSettings = FusionSettings()
     regimes: dict[Regime, RegimeProfile] = msgspec.field(default_factory=_default_profiles)
     strategy: StrategyGateSettings = StrategyGateSettings()
