@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
+
+import sqlalchemy as sa
 
 from storage._chain import GENESIS
 from storage._engine import is_sqlite_unique_violation
 from storage._tables import DAILY_STATS_COLUMNS, ORDER_STATUS, TableSpec
+from storage._types import ExactDecimal
 
 Row = tuple[Any, ...]
 
@@ -34,6 +37,62 @@ _ORDER_STATUS_UPDATE = (
     "reason = excluded.reason, updated_ns = excluded.updated_ns, last_seq = excluded.last_seq "
     "WHERE COALESCE(orders.last_seq, orders.intent_seq, -1) < excluded.last_seq"
 )
+
+
+def _pg_array_type(spec: TableSpec, column: str) -> str:
+    kind = spec.table.c[column].type
+    if isinstance(kind, ExactDecimal):
+        return "numeric[]"
+    if isinstance(kind, sa.BigInteger):
+        return "bigint[]"
+    if isinstance(kind, sa.Boolean):
+        return "boolean[]"
+    if isinstance(kind, sa.Double):
+        return "float8[]"
+    return "text[]"
+
+
+_PG_ORDER_STATUS_SQL = (
+    f"INSERT INTO orders ({', '.join(ORDER_STATUS.columns)}) SELECT * FROM unnest("
+    + ", ".join(
+        f"${i}::{_pg_array_type(ORDER_STATUS, c)}"
+        for i, c in enumerate(ORDER_STATUS.columns, start=1)
+    )
+    + f") ON CONFLICT (account, client_order_id) DO UPDATE SET {_ORDER_STATUS_UPDATE}"
+)
+"""Every order's latest status in one statement: column arrays unnested into rows."""
+
+
+_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(v: Any) -> str:
+    if v is None:
+        return "\\N"
+    if v is True:
+        return "t"
+    if v is False:
+        return "f"
+    if isinstance(v, str):
+        # Most values are plain identifiers; only translate when there is something to escape.
+        if "\\" in v or "\t" in v or "\n" in v or "\r" in v:
+            return v.translate(_TEXT_ESCAPES)
+        return v
+    return str(v)
+
+
+def copy_text(rows: Sequence[Row]) -> bytes:
+    """``rows`` in PostgreSQL COPY text format (tab-separated, ``\\N`` for NULL, escaped)."""
+    value = _copy_value
+    lines = ["\t".join([value(v) for v in row]) for row in rows]
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    # An async iterable, because asyncpg takes bytes for a file name and reads file
+    # objects through a worker thread.
+    yield data
 
 
 class UniqueConflict(Exception):
@@ -130,10 +189,25 @@ class PostgresBackend(BulkBackend):
             await tx.rollback()
 
     async def insert(self, spec: TableSpec, rows: Sequence[Row], *, fast: bool) -> None:
-        """COPY (fast) or INSERT ... ON CONFLICT DO NOTHING (safe)."""
+        """COPY (fast) or INSERT ... ON CONFLICT DO NOTHING (safe).
+
+        Tables with exact-decimal columns are copied in COPY's text format: asyncpg's
+        binary ``numeric`` encoder costs ~1.4 µs per value in Python, the decimal's
+        string form ~0.1 µs, and the server parses either as fast.
+        """
         if fast:
             try:
-                await self.conn.copy_records_to_table(spec.name, records=rows, columns=spec.columns)
+                if spec.decimal_positions:
+                    await self.conn.copy_to_table(
+                        spec.name,
+                        source=_once(copy_text(rows)),
+                        columns=spec.columns,
+                        format="text",
+                    )
+                else:
+                    await self.conn.copy_records_to_table(
+                        spec.name, records=rows, columns=spec.columns
+                    )
             except Exception as exc:
                 if getattr(exc, "sqlstate", None) == "23505":
                     raise UniqueConflict(str(exc)) from exc
@@ -146,14 +220,9 @@ class PostgresBackend(BulkBackend):
         )
 
     async def upsert_order_status(self, rows: Sequence[Row]) -> None:
-        """One upsert per order; older updates never overwrite newer ones."""
-        cols = ", ".join(ORDER_STATUS.columns)
-        params = ", ".join(f"${i}" for i in range(1, len(ORDER_STATUS.columns) + 1))
-        await self.conn.executemany(
-            f"INSERT INTO orders ({cols}) VALUES ({params}) "
-            f"ON CONFLICT (account, client_order_id) DO UPDATE SET {_ORDER_STATUS_UPDATE}",
-            rows,
-        )
+        """One statement for all orders (arrays, not a round trip per order)."""
+        columns = list(zip(*rows, strict=True))
+        await self.conn.execute(_PG_ORDER_STATUS_SQL, *columns)
 
     async def read_head(self, account: str) -> tuple[int, str]:
         """Last ``(seq, hash)`` of the account's chain."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
@@ -60,9 +59,12 @@ _json = msgspec.json.Encoder(decimal_format="string", order="sorted")
 _ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """One event ready to write: audit fields plus the row tails it projects into."""
+class Prepared(msgspec.Struct, frozen=True, gc=False):
+    """One event ready to write: audit fields plus the row tails it projects into.
+
+    Enumerations stay enum members in the rows: they are ``str`` subclasses, which every
+    driver binds as text, and skipping ``.value`` is measurable at 50k records/s.
+    """
 
     event: Event
     kind: str
@@ -78,8 +80,8 @@ def _signal_cols(s: Signal) -> Row:
         s.signal_id,
         s.source,
         s.symbol,
-        s.side.value,
-        s.trade_type.value,
+        s.side,
+        s.trade_type,
         s.conviction,
         s.entry_price,
         s.stop_price,
@@ -112,9 +114,9 @@ def _fusion(e: FusionRecord, _: ZoneInfo) -> tuple[str, Rows]:
                 e.correlation_id,
                 e.ts,
                 e.symbol,
-                e.side.value,
+                e.side,
                 e.conviction,
-                e.regime.value,
+                e.regime,
                 e.strategy,
             ),
         )
@@ -123,7 +125,7 @@ def _fusion(e: FusionRecord, _: ZoneInfo) -> tuple[str, Rows]:
         rows.append(
             (
                 t.FUSION_COMPONENTS,
-                (i, c.signal_id, c.source, c.side.value, c.conviction, c.weight, c.age_s),
+                (i, c.signal_id, c.source, c.side, c.conviction, c.weight, c.age_s),
             )
         )
     return e.correlation_id, tuple(rows)
@@ -143,16 +145,16 @@ def _intent(e: OrderIntent, _: ZoneInfo) -> tuple[str, Rows]:
         e.client_order_id,
         e.correlation_id,
         e.symbol,
-        e.side.value,
+        e.side,
         e.qty,
-        e.order_type.value,
+        e.order_type,
         e.limit_price,
         e.stop_price,
-        e.tif.value,
-        e.purpose.value,
+        e.tif,
+        e.purpose,
         e.reason,
         e.ts,
-        OrderStatus.INTENT.value,
+        OrderStatus.INTENT,
         _ZERO,
         None,
         "",
@@ -165,26 +167,26 @@ def _order_update(e: OrderUpdate, _: ZoneInfo) -> tuple[str, Rows]:
     history = (
         e.client_order_id,
         e.ts,
-        e.status.value,
+        e.status,
         e.correlation_id,
         e.broker_order_id,
         e.symbol,
-        e.side.value,
+        e.side,
         e.qty,
         e.filled_qty,
         e.avg_fill_price,
-        e.purpose.value,
+        e.purpose,
         e.reason,
     )
     status = (
         e.client_order_id,
         e.correlation_id,
         e.symbol,
-        e.side.value,
+        e.side,
         e.qty,
-        e.purpose.value,
+        e.purpose,
         e.reason,
-        e.status.value,
+        e.status,
         e.filled_qty,
         e.avg_fill_price,
         e.broker_order_id,
@@ -201,11 +203,11 @@ def _fill(e: Fill, _: ZoneInfo) -> tuple[str, Rows]:
         e.broker_order_id,
         e.ts,
         e.symbol,
-        e.side.value,
+        e.side,
         e.qty,
         e.price,
         e.commission,
-        e.purpose.value,
+        e.purpose,
     )
     return e.correlation_id, ((t.FILLS, tail),)
 
@@ -216,8 +218,8 @@ def _execution(e: ExecutionRecord, _: ZoneInfo) -> tuple[str, Rows]:
         e.client_order_id,
         e.ts,
         e.symbol,
-        e.side.value,
-        e.status.value,
+        e.side,
+        e.status,
         e.qty,
         e.filled_qty,
         e.avg_fill_price,
@@ -243,7 +245,7 @@ def _position(e: PositionUpdate, _: ZoneInfo) -> tuple[str, Rows]:
         p.opened_ns,
         p.correlation_id,
         p.source,
-        p.trade_type.value,
+        p.trade_type,
         p.stop_price,
         p.target_price,
         e.cause,
@@ -262,7 +264,7 @@ def _trade(e: TradeClosed, tz: ZoneInfo) -> tuple[str, Rows]:
         e.correlation_id,
         trading_day(e.exit_ns, tz),
         e.symbol,
-        e.side.value,
+        e.side,
         e.qty,
         e.entry_price,
         e.exit_price,
@@ -273,7 +275,7 @@ def _trade(e: TradeClosed, tz: ZoneInfo) -> tuple[str, Rows]:
         e.fees,
         e.exit_reason,
         e.source,
-        e.trade_type.value,
+        e.trade_type,
         e.ts,
     )
     return e.correlation_id, ((t.TRADES, tail),)
@@ -281,7 +283,7 @@ def _trade(e: TradeClosed, tz: ZoneInfo) -> tuple[str, Rows]:
 
 def _alert(e: Alert, _: ZoneInfo) -> tuple[str, Rows]:
     payload = _json.encode(e.payload).decode() if e.payload else "{}"
-    tail = (e.alert_id, e.ts, e.severity.value, e.code, e.text, payload)
+    tail = (e.alert_id, e.ts, e.severity, e.code, e.text, payload)
     return "", ((t.ALERTS, tail),)
 
 
@@ -291,7 +293,7 @@ def _kill(e: KillSwitchEvent, _: ZoneInfo) -> tuple[str, Rows]:
 
 
 def _mode(e: TradingModeChanged, _: ZoneInfo) -> tuple[str, Rows]:
-    tail = (e.ts, e.mode.value, e.previous.value, e.reason, e.by)
+    tail = (e.ts, e.mode, e.previous, e.reason, e.by)
     return "", ((t.TRADING_MODE, tail),)
 
 

@@ -20,14 +20,16 @@ a failed commit nobody knows whether it happened.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, final
 
+import anyio
+
 from storage import _tables as t
 from storage._backends import BulkBackend, PostgresBackend, Row, SqliteBackend, UniqueConflict
-from storage._chain import link_hash
 from storage._engine import Database
 from storage._errmap import map_error
 from storage.projection import Prepared
@@ -37,6 +39,8 @@ _TRADE_PNL = t.TRADES.columns.index("pnl")
 _TRADE_FEES = t.TRADES.columns.index("fees")
 _TRADE_EXIT = t.TRADES.columns.index("exit_ns")
 _ZERO = Decimal(0)
+_SLICE = 512
+"""Records hashed and grouped between two checkpoints of the event loop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +124,7 @@ class EventStore:
     async def _write_fast(
         self, be: BulkBackend, batch: Sequence[Prepared], head: tuple[int, str]
     ) -> WriteResult:
-        plan = self._assign(batch, head, skip=None)
+        plan = await self._plan(batch, head, skip=None)
         await be.begin()
         try:
             await self._apply(be, plan, fast=True)
@@ -144,7 +148,7 @@ class EventStore:
                     known.add(k)
                     fresh.append(p)
             skip = await self._shadowed(be, fresh)
-            plan = self._assign(fresh, head, skip=skip)
+            plan = await self._plan(fresh, head, skip=skip)
             await self._apply(be, plan, fast=False)
             await be.commit()
         except BaseException:
@@ -180,22 +184,59 @@ class EventStore:
     def _assign(
         self, batch: Sequence[Prepared], head: tuple[int, str], skip: set[int] | None
     ) -> _Assigned:
+        """Give each event its sequence number and chain hash; group rows by table."""
+        plan = _Assigned([], {}, {}, [], head)
+        self._assign_into(plan, batch, 0, len(batch), skip)
+        return plan
+
+    async def _plan(
+        self, batch: Sequence[Prepared], head: tuple[int, str], skip: set[int] | None
+    ) -> _Assigned:
+        """:meth:`_assign` in slices, handing the event loop back between them.
+
+        Hashing and grouping a full batch takes milliseconds; trading tasks must not
+        wait that long for the loop.
+        """
+        plan = _Assigned([], {}, {}, [], head)
+        for start in range(0, len(batch), _SLICE):
+            if start:
+                await anyio.lowlevel.checkpoint()
+            self._assign_into(plan, batch, start, min(start + _SLICE, len(batch)), skip)
+        return plan
+
+    def _assign_into(
+        self,
+        plan: _Assigned,
+        batch: Sequence[Prepared],
+        start: int,
+        stop: int,
+        skip: set[int] | None,
+    ) -> None:
+        """Extend ``plan`` with ``batch[start:stop]`` (the chain continues from plan.head).
+
+        The hash is :func:`storage._chain.link_hash`, inlined: this loop runs for every
+        record written.
+        """
         account = self.account
-        seq, prev = head
-        audit: list[Row] = []
-        appends: dict[t.TableSpec, list[Row]] = {}
-        order_status: dict[str, Row] = {}
-        trades: list[Row] = []
+        account_b = account.encode()
+        sha256 = hashlib.sha256
+        seq, prev = plan.head
+        add_audit = plan.audit.append
+        appends = plan.appends
+        order_status = plan.order_status
+        trades = plan.trades
         status_spec = t.ORDER_STATUS
         trade_spec = t.TRADES
-        for i, p in enumerate(batch):
+        for i in range(start, stop):
+            p = batch[i]
             seq += 1
-            h = link_hash(account, seq, prev, p.payload)
-            audit.append(
-                (account, seq, p.ts, p.kind, p.key, p.correlation_id, p.payload.decode(), prev, h)
+            payload = p.payload
+            h = sha256(b"%b\n%d\n%b\n%b" % (account_b, seq, prev.encode(), payload)).hexdigest()
+            add_audit(
+                (account, seq, p.ts, p.kind, p.key, p.correlation_id, payload.decode(), prev, h)
             )
             prev = h
-            if skip is not None and i in skip:
+            if not p.rows or (skip is not None and i in skip):
                 continue
             prefix = (account, seq)
             for spec, tail in p.rows:
@@ -210,7 +251,7 @@ class EventStore:
                 bucket.append(row)
                 if spec is trade_spec:
                     trades.append(row)
-        return _Assigned(audit, appends, order_status, trades, (seq, prev))
+        plan.head = (seq, prev)
 
     async def _apply(self, be: BulkBackend, plan: _Assigned, *, fast: bool) -> None:
         await be.insert(t.AUDIT, plan.audit, fast=fast)
