@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import sqlalchemy as sa
 
-from daemon.messages import Fill, OrderStatus, OrderUpdate, Side, TradeClosed
+from daemon.messages import Alert, Fill, OrderStatus, OrderUpdate, Severity, Side, TradeClosed
 from storage import Database, EventStore, Prepared, Projector
 from storage import models as m
 from storage.audit import verify_chain
@@ -224,3 +224,38 @@ async def test_accounts_have_separate_chains(db: Database) -> None:
         assert report.ok
         assert report.records == len(prepared)
     assert await count(db, "fills", account="a") == await count(db, "fills", account="b")
+
+
+async def test_awkward_text_survives_both_copy_formats(db: Database) -> None:
+    # Fills go through COPY's text format on PostgreSQL (they have decimal columns),
+    # alerts through the binary one; both must keep every character.
+    awkward = "tab\there\\back\nline\rcr\u00e9\U0001f600 ' \" , ;"
+    fill = Fill(
+        fill_id=awkward,
+        client_order_id="\\N",
+        symbol="X",
+        side=Side.BUY,
+        qty=Decimal("1E+3"),
+        price=Decimal("-0.000001"),
+        ts=START_NS,
+    )
+    alert = Alert(
+        alert_id="a-1",
+        severity=Severity.INFO,
+        code="c",
+        text=awkward,
+        payload={"k": awkward},
+        ts=START_NS,
+    )
+    await EventStore(db, ACCOUNT).write(prepare([fill, alert]))
+    f = m.FillRow.__table__
+    a = m.AlertRow.__table__
+    async with db.connect() as conn:
+        row = (
+            await conn.execute(sa.select(f.c.fill_id, f.c.client_order_id, f.c.qty, f.c.price))
+        ).one()
+        text = (await conn.execute(sa.select(a.c.text))).scalar_one()
+    assert (row.fill_id, row.client_order_id) == (awkward, "\\N")
+    assert (row.qty, row.price) == (Decimal("1E+3"), Decimal("-0.000001"))
+    assert text == awkward
+    assert (await verify_chain(db, ACCOUNT)).ok
