@@ -16,6 +16,11 @@ publisher publishing *every* event, as configured by default.
 Baseline, measured in the same run on the same server: the Redis PING round trip with
 the same client library (redis-py asyncio), p50 for p50 and p99 for p99. The target is
 an e2e p99 within 4x the PING p99.
+
+Also measured in the same run and reported in ``extra``: ``in_process_p50_us`` /
+``_p99_us``, the same signal-to-fill path with no Redis at all (the signal put on the
+guard's channel, the Fill taken off the events topic), so that e2e minus in-process is
+what Redis and the two Redis actors add.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from config import Settings
 from daemon import names
 from daemon.bus import Bus
 from daemon.clock import LiveClock
-from daemon.messages import Side, Signal, Tick, TradeType
+from daemon.messages import Fill, Side, Signal, Tick, TradeType
 from daemon.messages.codec import encode_json
 from daemon.redislink import RedisKeys, Subscriber, decode_envelope
 from daemon.safety import SafetyGate
@@ -51,6 +56,7 @@ BENCH = "redis"
 N = 3_000
 WARMUP = 300
 PINGS = 5_000
+LOCAL_N = 2_000
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SYMBOLS = ("AAPL", "GOOG", "SPY")
 """Symbols whose real histories overlap, so the correlation and VaR checks can pass."""
@@ -81,7 +87,7 @@ def _settings(prefix: str) -> Settings:
     )
 
 
-def _signal(i: int, px: dict[str, float], clock: LiveClock) -> bytes:
+def _signal(i: int, px: dict[str, float], clock: LiveClock) -> Signal:
     syms = list(px)
     sym = syms[i % len(syms)]
     price = px[sym] * (1.0 + (i % 997) * 1e-6)  # distinct content per signal
@@ -98,7 +104,7 @@ def _signal(i: int, px: dict[str, float], clock: LiveClock) -> bytes:
         target_price=price * (1.10 if buy else 0.90),
         created_ns=clock.now_ns(),
     )
-    return encode_json(sig)
+    return sig
 
 
 async def _ping(client: Redis) -> list[float]:
@@ -137,10 +143,14 @@ async def _run() -> tuple[list[float], list[float], dict[str, Any]]:
             for s, p in px.items():
                 await market.publish(Tick(symbol=s, price=p, size=1e12, ts=clock.now_ns()))
             ping = await _ping(producer)
+            ingest = actors["redis_signals"]
+            pub = actors["redis_publisher"]
+            assert isinstance(ingest, redis_signals.RedisSignalIngest)
+            assert isinstance(pub, redis_publisher.RedisPublisher)
 
             e2e: list[float] = []
             for i in range(WARMUP + N):
-                payload = _signal(i, px, clock)
+                payload = encode_json(_signal(i, px, clock))
                 t0 = time.perf_counter_ns()
                 await producer.xadd(keys.signal_stream, {"data": payload})
                 _, data = await sub.receive()
@@ -149,11 +159,22 @@ async def _run() -> tuple[list[float], list[float], dict[str, Any]]:
                 assert env.kind == "fill", env
                 if i >= WARMUP:
                     e2e.append(elapsed)
-            ingest = actors["redis_signals"]
-            pub = actors["redis_publisher"]
-            assert isinstance(ingest, redis_signals.RedisSignalIngest)
-            assert isinstance(pub, redis_publisher.RedisPublisher)
+
+            # The same path without Redis, in the same run: the signal put straight on
+            # the guard's channel, the Fill taken straight off the events topic.
+            fills = bus.topic(names.EVENTS).subscribe("bench", types=(Fill,))
+            inbox = bus.channel(names.SIGNALS_IN)
+            local: list[float] = []
+            for i in range(WARMUP + N, WARMUP + N + LOCAL_N):
+                sig = _signal(i, px, clock)
+                t0 = time.perf_counter_ns()
+                inbox.send_nowait(sig)
+                await fills.receive()
+                if i >= WARMUP + N + LOCAL_N // 10:
+                    local.append((time.perf_counter_ns() - t0) / 1000.0)
             extra = {
+                "in_process_p50_us": round(percentile(local, 0.5), 1),
+                "in_process_p99_us": round(percentile(local, 0.99), 1),
                 "acked": ingest.stats.acked,
                 "published_events": pub.stats.published,
                 "events_shed": pub.shed,
