@@ -41,24 +41,32 @@ _ORDER_STATUS_UPDATE = (
 
 def _pg_array_type(spec: TableSpec, column: str) -> str:
     kind = spec.table.c[column].type
-    if isinstance(kind, ExactDecimal):
-        return "numeric[]"
     if isinstance(kind, sa.BigInteger):
         return "bigint[]"
     if isinstance(kind, sa.Boolean):
         return "boolean[]"
     if isinstance(kind, sa.Double):
         return "float8[]"
+    # Text, and decimals as text: asyncpg's binary numeric encoder is slow (see insert).
     return "text[]"
 
 
-_PG_ORDER_STATUS_SQL = (
-    f"INSERT INTO orders ({', '.join(ORDER_STATUS.columns)}) SELECT * FROM unnest("
-    + ", ".join(
-        f"${i}::{_pg_array_type(ORDER_STATUS, c)}"
-        for i, c in enumerate(ORDER_STATUS.columns, start=1)
+def _pg_unnest_upsert(spec: TableSpec, conflict: str, update: str) -> str:
+    cols = spec.columns
+    params = ", ".join(f"${i}::{_pg_array_type(spec, c)}" for i, c in enumerate(cols, start=1))
+    select = ", ".join(
+        f"u.{c}::numeric" if isinstance(spec.table.c[c].type, ExactDecimal) else f"u.{c}"
+        for c in cols
     )
-    + f") ON CONFLICT (account, client_order_id) DO UPDATE SET {_ORDER_STATUS_UPDATE}"
+    return (
+        f"INSERT INTO {spec.name} ({', '.join(cols)}) SELECT {select} "
+        f"FROM unnest({params}) AS u({', '.join(cols)}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {update}"
+    )
+
+
+_PG_ORDER_STATUS_SQL = _pg_unnest_upsert(
+    ORDER_STATUS, "account, client_order_id", _ORDER_STATUS_UPDATE
 )
 """Every order's latest status in one statement: column arrays unnested into rows."""
 
@@ -221,7 +229,7 @@ class PostgresBackend(BulkBackend):
 
     async def upsert_order_status(self, rows: Sequence[Row]) -> None:
         """One statement for all orders (arrays, not a round trip per order)."""
-        columns = list(zip(*rows, strict=True))
+        columns = [list(c) for c in zip(*_decimals_as_text(_STATUS_DECIMALS, rows), strict=True)]
         await self.conn.execute(_PG_ORDER_STATUS_SQL, *columns)
 
     async def read_head(self, account: str) -> tuple[int, str]:
@@ -283,7 +291,7 @@ class PostgresBackend(BulkBackend):
         )
 
 
-def _sqlite_rows(spec_decimals: tuple[int, ...], rows: Sequence[Row]) -> Sequence[Row]:
+def _decimals_as_text(spec_decimals: tuple[int, ...], rows: Sequence[Row]) -> Sequence[Row]:
     if not spec_decimals:
         return rows
     out: list[Row] = []
@@ -296,6 +304,8 @@ def _sqlite_rows(spec_decimals: tuple[int, ...], rows: Sequence[Row]) -> Sequenc
         out.append(tuple(lst))
     return out
 
+
+_STATUS_DECIMALS = ORDER_STATUS.decimal_positions
 
 _DAILY_DECIMALS = tuple(
     i
@@ -327,7 +337,7 @@ class SqliteBackend(BulkBackend):
         try:
             await self.conn.executemany(
                 f"INSERT INTO {spec.name} ({cols}) VALUES ({params}){tail}",
-                _sqlite_rows(spec.decimal_positions, rows),
+                _decimals_as_text(spec.decimal_positions, rows),
             )
         except sqlite3.IntegrityError as exc:
             if fast and is_sqlite_unique_violation(exc):
@@ -341,7 +351,7 @@ class SqliteBackend(BulkBackend):
         await self.conn.executemany(
             f"INSERT INTO orders ({cols}) VALUES ({params}) "
             f"ON CONFLICT (account, client_order_id) DO UPDATE SET {_ORDER_STATUS_UPDATE}",
-            _sqlite_rows(ORDER_STATUS.decimal_positions, rows),
+            _decimals_as_text(ORDER_STATUS.decimal_positions, rows),
         )
 
     async def read_head(self, account: str) -> tuple[int, str]:
@@ -408,5 +418,5 @@ class SqliteBackend(BulkBackend):
         await self.conn.executemany(
             f"INSERT INTO daily_stats ({cols}) VALUES ({params}) "
             f"ON CONFLICT (account, day) DO UPDATE SET {sets}",
-            _sqlite_rows(_DAILY_DECIMALS, rows),
+            _decimals_as_text(_DAILY_DECIMALS, rows),
         )
