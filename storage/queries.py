@@ -478,16 +478,9 @@ async def _trace(conn: AsyncConnection, account: str, cid: str) -> Trace:
     v = SignalVerdictRow.__table__
     vq = sa.select(*_cols(v, VerdictView)).where(v.c.account == account)
     if signal is not None:
-        vq = vq.where(
-            sa.or_(
-                v.c.correlation_id == cid,
-                sa.and_(
-                    v.c.source == signal.source,
-                    v.c.signal_id == signal.signal_id,
-                    v.c.correlation_id == "",
-                ),
-            )
-        )
+        # Every verdict on the signal, the guard's (before a correlation id existed) and
+        # the orchestrator's, through the (account, source, signal_id) index.
+        vq = vq.where(v.c.source == signal.source, v.c.signal_id == signal.signal_id)
     else:
         vq = vq.where(v.c.correlation_id == cid)
     verdicts = tuple(_view(VerdictView, r) for r in await conn.execute(vq.order_by(v.c.audit_seq)))
