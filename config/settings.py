@@ -10,6 +10,7 @@ from config.sections.daemon import DaemonSettings
 from config.sections.feedback import FeedbackSettings
 from config.sections.guard import GuardSettings
 from config.sections.lifecycle import LifecycleSettings
+from config.sections.metrics import MetricsSettings
 from config.sections.orchestrator import OrchestratorSettings
 from config.sections.reconciler import ReconcilerSettings
 from config.sections.redis import RedisSettings
@@ -40,3 +41,4 @@ class Settings(Section, frozen=True, kw_only=True):
     feedback: FeedbackSettings = FeedbackSettings()
     actors: ActorsSettings = ActorsSettings()
     control: ControlSettings = ControlSettings()
+    metrics: MetricsSettings = MetricsSettings()

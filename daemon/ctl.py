@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("status", "daemon state, trading mode, kill switch, actors, positions, orders, P&L")
     add("version", "daemon and protocol versions")
+    add("metrics", "Prometheus metrics, text exposition format (for promtool or a textfile)")
     add("help", "commands the daemon serves")
     for name, text in (
         ("start", "start trading"),
@@ -332,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return CtlExit.ABORTED
+    if cmd == "metrics" and not args.json and isinstance(result, dict):
+        sys.stdout.write(str(result.get("text", "")))
+        return CtlExit.OK
     if args.json:
         _print_json(result)
     else:

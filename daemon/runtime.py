@@ -40,6 +40,7 @@ from daemon.control import (
 from daemon.errors import StartupError
 from daemon.exitcodes import ExitCode
 from daemon.messages import Heartbeat
+from daemon.metrics import HealthProbe, declare_metrics_command
 from daemon.safety import SafetyGate, SafetyStore
 from daemon.sdnotify import SdNotifier, run_watchdog
 from daemon.supervisor import Supervisor
@@ -85,6 +86,8 @@ class Daemon:
         self.notifier = notifier or SdNotifier(None)
         self.reload_error = ""
         self.resources[ControlRegistry] = ControlRegistry()
+        self.resources[HealthProbe] = HealthProbe(self)
+        declare_metrics_command(self.resources[ControlRegistry])
         self._serve_control = serve_control
         self.control_server: ControlServer | None = None
 

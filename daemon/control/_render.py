@@ -86,6 +86,13 @@ def render_status(console: Console, r: dict[str, Any]) -> None:
     head.add_row("uptime", _duration(float(d.get("uptime_s", 0.0))))
     healthy = r.get("healthy")
     head.add_row("health", Text("ok", "green") if healthy else Text("DEGRADED", "bold red"))
+    ready = r.get("ready")
+    if isinstance(ready, dict):
+        not_ready = "; ".join(str(x) for x in ready.get("not_ready") or ())
+        head.add_row(
+            "ready",
+            Text("yes", "green") if ready.get("ready") else Text(f"NO: {not_ready}", "bold red"),
+        )
     if isinstance(s, dict):
         if s.get("killed"):
             kill = Text(

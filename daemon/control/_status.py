@@ -142,6 +142,7 @@ async def collect_status(daemon: Daemon, call: Call, part_timeout_s: float) -> d
             **version_info(),
         },
         "healthy": sup.core_healthy() if sup is not None else False,
+        "ready": readiness(daemon),
         "actors": actors_status(daemon),
     }
     registry: ControlRegistry = daemon.resources[ControlRegistry]
@@ -161,7 +162,18 @@ async def collect_status(daemon: Daemon, call: Call, part_timeout_s: float) -> d
     return {k: result[k] for k in (*_ORDER, "unavailable")}
 
 
-_ORDER = ("daemon", "healthy", "actors", "safety", "positions", "orders", "account")
+_ORDER = ("daemon", "healthy", "ready", "actors", "safety", "positions", "orders", "account")
+
+
+def readiness(daemon: Daemon) -> dict[str, Any] | None:
+    """Readiness as ``/readyz`` reports it: ``ready``, every check, what is not ready.
+
+    None when the runtime has no health probe (docs/observability.md).
+    """
+    from daemon.metrics import HealthProbe  # daemon.metrics imports daemon.control
+
+    probe = daemon.resources.get(HealthProbe)
+    return probe.readiness().as_dict() if isinstance(probe, HealthProbe) else None
 
 
 async def _safety(daemon: Daemon, timeout_s: float, unavailable: dict[str, str]) -> Any:
