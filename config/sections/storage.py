@@ -25,6 +25,7 @@ class StorageSettings(Section, frozen=True, kw_only=True):
     """PostgreSQL schema holding tradingd's tables (created by ``tradingd db upgrade``);
     empty means the server's default (``public``). Ignored for SQLite."""
     pool_size: PosInt = 5
+    """Connections kept open to the database (the writer uses one at a time)."""
     max_overflow: Annotated[int, msgspec.Meta(ge=0)] = 2
     """Connections allowed beyond ``pool_size`` under burst (reports, admin queries)."""
     connect_timeout_s: Seconds = 5.0
@@ -48,6 +49,7 @@ class StorageSettings(Section, frozen=True, kw_only=True):
     retry_initial_s: Seconds = 0.5
     """First retry after the database became unreachable (then doubling)."""
     retry_max_s: Seconds = 30.0
+    """Longest wait between two retries while the database stays unreachable."""
     retry_jitter: NonNegFloat = 0.2
     """Fraction of each retry delay added at random (seeded), to spread reconnects."""
     spool_dir: str = ""
