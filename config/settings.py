@@ -7,8 +7,10 @@ from config.sections.alerts import AlertsSettings
 from config.sections.broker import BrokerSettings
 from config.sections.control import ControlSettings
 from config.sections.daemon import DaemonSettings
+from config.sections.demo import DemoSettings
 from config.sections.feedback import FeedbackSettings
 from config.sections.guard import GuardSettings
+from config.sections.journal import JournalSettings
 from config.sections.lifecycle import LifecycleSettings
 from config.sections.metrics import MetricsSettings
 from config.sections.orchestrator import OrchestratorSettings
@@ -42,3 +44,5 @@ class Settings(Section, frozen=True, kw_only=True):
     actors: ActorsSettings = ActorsSettings()
     control: ControlSettings = ControlSettings()
     metrics: MetricsSettings = MetricsSettings()
+    journal: JournalSettings = JournalSettings()
+    demo: DemoSettings = DemoSettings()

@@ -12,7 +12,7 @@ from daemon.errors import StartupError
 from daemon.exitcodes import ExitCode
 
 # Subcommand modules under daemon.commands; each registers its own parsers.
-COMMAND_MODULES: tuple[str, ...] = ("run", "db", "audit", "trace")
+COMMAND_MODULES: tuple[str, ...] = ("run", "db", "audit", "trace", "replay", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:
