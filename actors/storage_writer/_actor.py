@@ -38,6 +38,7 @@ import anyio
 import msgspec
 from anyio.abc import TaskStatus
 
+from actors.storage_writer._control import bind as bind_commands
 from actors.storage_writer._stats import WriterStats
 from config.settings import Settings
 from daemon import names
@@ -45,11 +46,12 @@ from daemon.actor import Actor, ActorContext
 from daemon.backoff import Backoff
 from daemon.bus import Subscription, Topic
 from daemon.clock import NS_PER_S
+from daemon.control import ControlRegistry
 from daemon.messages import Alert, Severity
 from daemon.progress import Progress
 from storage import Database, EventStore, Prepared, Projector, Spool, SpoolProblem
 from storage._errors import SpoolError, SpoolUnencodable, StorageRejected, StorageUnavailable
-from storage.projection import STORED_TYPES
+from storage.projection import STORED_TYPES, trading_day
 from storage.spool import decode_payload
 
 SUBSCRIBER = "storage_writer"
@@ -118,6 +120,15 @@ class StorageWriter(Actor):
         shared = self.ctx.maybe_resource(Database)
         db = self._db = shared or Database.open(self.cfg)
         self._store = EventStore(db, self.account)
+        registry = self.ctx.maybe_resource(ControlRegistry)
+        if registry is not None:
+            bind_commands(
+                registry,
+                db,
+                self.account,
+                lambda: trading_day(self.clock.now_ns(), self.projector.tz),
+                self.status,
+            )
         self._spool = Spool(self.spool_dir)
         self._rejected = Spool(self.spool_dir / "rejected")
         try:
