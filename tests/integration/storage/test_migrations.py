@@ -63,3 +63,13 @@ async def test_schema_from_a_newer_build_is_refused(db: Database) -> None:
     assert not status.known
     with pytest.raises(SchemaMismatch, match="does not know"):
         await migrate.ensure_schema(db, auto_migrate=True)
+
+
+async def test_sqlite_runs_in_wal_mode_with_the_configured_sync(db: Database) -> None:
+    if db.backend != "sqlite":
+        pytest.skip("SQLite pragmas only")
+    async with db.connect() as conn:
+        mode = (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar_one()
+        sync = (await conn.execute(sa.text("PRAGMA synchronous"))).scalar_one()
+    assert mode == "wal"
+    assert sync == 2  # FULL, the default of storage.sqlite_synchronous
