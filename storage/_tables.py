@@ -8,8 +8,8 @@ one that does not exist fails the first import (and therefore every test).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
+import msgspec
 import sqlalchemy as sa
 
 from storage import models as m
@@ -25,15 +25,20 @@ class WriteMode(enum.Enum):
     """Upsert the order's current state; only a later audit sequence may overwrite it."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class TableSpec:
-    """The columns one kind of row fills; the first two are account and audit sequence."""
+class TableSpec(msgspec.Struct, frozen=True, eq=False, gc=False):
+    """The columns one kind of row fills; the first two are account and audit sequence.
+
+    ``gc=False`` (and identity equality): queued rows are ``(spec, tail)`` pairs, and a
+    pair must hold only untracked objects for the collector to stop following it.
+    """
 
     table: sa.Table
     columns: tuple[str, ...]
     mode: WriteMode = WriteMode.APPEND
     natural_key: str | None = None
     """A column unique per account besides the audit sequence (e.g. ``fill_id``)."""
+    index: int = -1
+    """Position in :data:`ALL_SPECS`; queued rows name their spec by it (see Prepared)."""
 
     @property
     def name(self) -> str:
@@ -51,6 +56,9 @@ class TableSpec:
         return tuple(
             i for i, c in enumerate(self.columns) if isinstance(self.table.c[c].type, ExactDecimal)
         )
+
+
+_ALL: list[TableSpec] = []
 
 
 def _spec(
@@ -73,7 +81,9 @@ def _spec(
             raise RuntimeError(f"spec for {table.name} leaves required column(s) {missing} empty")
     if natural_key is not None and natural_key not in columns:
         raise RuntimeError(f"spec for {table.name}: natural key {natural_key} not written")
-    return TableSpec(table, columns, mode, natural_key)
+    spec = TableSpec(table, columns, mode, natural_key, len(_ALL))
+    _ALL.append(spec)
+    return spec
 
 
 def _all_but(model: type[m.Base], *skip: str) -> tuple[str, ...]:
@@ -124,6 +134,8 @@ RECONCILIATION_RUNS = _spec(
 )
 DISCREPANCIES = _spec(m.DiscrepancyRow, *_all_but(m.DiscrepancyRow))
 AUDIT = _spec(m.AuditRow, *_all_but(m.AuditRow, "seq"), seq="seq")
+ALL_SPECS: tuple[TableSpec, ...] = tuple(_ALL)
+"""Every spec, by :attr:`TableSpec.index`."""
 DAILY_STATS_COLUMNS: tuple[str, ...] = tuple(c.name for c in m.DailyStatsRow.__table__.columns)
 
 APPEND_SPECS: tuple[TableSpec, ...] = (

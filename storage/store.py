@@ -225,6 +225,7 @@ class EventStore:
         appends = plan.appends
         order_status = plan.order_status
         trades = plan.trades
+        specs = t.ALL_SPECS
         status_spec = t.ORDER_STATUS
         trade_spec = t.TRADES
         for i in range(start, stop):
@@ -239,7 +240,8 @@ class EventStore:
             if not p.rows or (skip is not None and i in skip):
                 continue
             prefix = (account, seq)
-            for spec, tail in p.rows:
+            for spec_index, tail in p.rows:
+                spec = specs[spec_index]
                 row = prefix + tail
                 if spec is status_spec:
                     # Later updates of the same order in this batch supersede earlier ones.
@@ -300,7 +302,8 @@ def _natural_key(p: Prepared) -> tuple[t.TableSpec, str] | None:
     """The natural key of an event's primary row, when its table has one."""
     if not p.rows:
         return None
-    spec, tail = p.rows[0]
+    spec_index, tail = p.rows[0]
+    spec = t.ALL_SPECS[spec_index]
     pos = spec.natural_key_position
     return None if pos is None else (spec, str(tail[pos - 2]))
 
