@@ -125,11 +125,8 @@ def redact(value: Any) -> Any:
 
 
 def subscription(topic: Topic[Any], types: tuple[type[Any], ...]) -> Subscription[Any]:
-    """The journal's lossless subscription to ``topic``, kept across restarts."""
-    wanted = f"{topic.name}->{SUBSCRIBER}"
-    for sub in topic.subscriptions:
-        if sub.channel.name == wanted:
-            return sub
+    """The journal's lossless subscription to ``topic`` (a restarted journal takes over
+    its predecessor's buffer: subscriptions are keyed by name)."""
     return topic.subscribe(SUBSCRIBER, types=types, lossless=True)
 
 

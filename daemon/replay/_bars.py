@@ -328,9 +328,7 @@ def merge(series: Iterable[Sequence[MarketItem]]) -> Iterator[list[MarketItem]]:
 
     Ties keep the order of the series as given, so the grouping is deterministic.
     """
-    ordered = heapq.merge(
-        *((((item.ts, i, j), item) for j, item in enumerate(s)) for i, s in enumerate(series))
-    )
+    ordered = heapq.merge(*(_keyed(i, s) for i, s in enumerate(series)))
     group: list[MarketItem] = []
     ts = None
     for (t, _, _), item in ordered:
@@ -341,6 +339,14 @@ def merge(series: Iterable[Sequence[MarketItem]]) -> Iterator[list[MarketItem]]:
         group.append(item)
     if group:
         yield group
+
+
+def _keyed(
+    i: int, items: Sequence[MarketItem]
+) -> Iterator[tuple[tuple[int, int, int], MarketItem]]:
+    # A function, not a nested generator expression: ``i`` must be bound per series.
+    for j, item in enumerate(items):
+        yield (item.ts, i, j), item
 
 
 def as_message(group: Sequence[MarketItem]) -> MarketItem | MarketBatch:

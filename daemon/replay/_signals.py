@@ -75,6 +75,8 @@ class SignalSource:
             raise SignalSpecError(f"{self.name}: conviction must be in 0..100")
         self._pos: dict[str, int] = {}
         self.emitted = 0
+        self.id_suffix = ""
+        """Appended to every signal id (the demo tags each run, so ids stay unique)."""
         self._check()
 
     def _check(self) -> None:
@@ -116,6 +118,10 @@ class SignalSource:
         self.emitted += len(out)
         return out
 
+    def forget_positions(self) -> None:
+        """Start again from flat (after a warm-up whose signals were not sent)."""
+        self._pos.clear()
+
     def update(self, bar: Bar, held: int) -> int | None:
         """Feed ``bar`` (``held``: the position signalled so far); the wanted position
         (+1 long, -1 short, 0 flat), or None for no view."""
@@ -133,7 +139,7 @@ class SignalSource:
                 target = round(px * (1 + sign * c.target_pct / 100.0), 6)
         tag = "x" if is_exit else "e"
         return Signal(
-            signal_id=f"{self.name}-{bar.symbol}-{bar.ts}-{tag}",
+            signal_id=f"{self.name}-{bar.symbol}-{bar.ts}-{tag}{self.id_suffix}",
             source=self.name,
             symbol=bar.symbol,
             side=side,
