@@ -196,7 +196,9 @@ async def test_crash_then_restart_leaves_one_order_per_intent(tmp_path: Path, mo
     paper = PaperBroker(settings.broker, clock)
     point = CrashPoint(paper, mode)
     px = read_bars("AAPL", 1)[0][4]
-    with anyio.fail_after(60):
+    # Generous: two daemon starts, each with migrations and the kernels' warm-up (a
+    # recompile when the numba cache is cold takes tens of seconds on a busy machine).
+    with anyio.fail_after(240):
         async with anyio.create_task_group() as outer:
             await outer.start(clock.autojump)
 
