@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage._chain import GENESIS
+from storage._copytext import copy_lines, copy_text
 from storage._engine import is_sqlite_unique_violation
 from storage._tables import DAILY_STATS_COLUMNS, ORDER_STATUS, TableSpec
 from storage._types import ExactDecimal
@@ -71,32 +72,6 @@ _PG_ORDER_STATUS_SQL = _pg_unnest_upsert(
 """Every order's latest status in one statement: column arrays unnested into rows."""
 
 
-_TEXT_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_value(v: Any) -> str:
-    if v is None:
-        return "\\N"
-    if v is True:
-        return "t"
-    if v is False:
-        return "f"
-    if isinstance(v, str):
-        # Most values are plain identifiers; only translate when there is something to escape.
-        if "\\" in v or "\t" in v or "\n" in v or "\r" in v:
-            return v.translate(_TEXT_ESCAPES)
-        return v
-    return str(v)
-
-
-def copy_text(rows: Sequence[Row]) -> bytes:
-    """``rows`` in PostgreSQL COPY text format (tab-separated, ``\\N`` for NULL, escaped)."""
-    value = _copy_value
-    lines = ["\t".join([value(v) for v in row]) for row in rows]
-    lines.append("")
-    return "\n".join(lines).encode()
-
-
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     # An async iterable, because asyncpg takes bytes for a file name and reads file
     # objects through a worker thread.
@@ -132,6 +107,13 @@ class BulkBackend(ABC):
         ``fast``: raise :class:`UniqueConflict` on any duplicate key (the caller retries
         safely). Otherwise rows whose keys exist are skipped.
         """
+
+    async def insert_lines(self, spec: TableSpec, lines: Sequence[str]) -> None:
+        """Insert rows already encoded for COPY's text format (PostgreSQL's fast path).
+
+        Raises :class:`UniqueConflict` on a duplicate key, like ``insert(fast=True)``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} takes rows, not COPY text")
 
     @abstractmethod
     async def upsert_order_status(self, rows: Sequence[Row]) -> None:
@@ -226,6 +208,17 @@ class PostgresBackend(BulkBackend):
         await self.conn.executemany(
             f"INSERT INTO {spec.name} ({cols}) VALUES ({params}) ON CONFLICT DO NOTHING", rows
         )
+
+    async def insert_lines(self, spec: TableSpec, lines: Sequence[str]) -> None:
+        """COPY already-encoded text rows (built while the previous batch was in flight)."""
+        try:
+            await self.conn.copy_to_table(
+                spec.name, source=_once(copy_lines(lines)), columns=spec.columns, format="text"
+            )
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == "23505":
+                raise UniqueConflict(str(exc)) from exc
+            raise
 
     async def upsert_order_status(self, rows: Sequence[Row]) -> None:
         """One statement for all orders (arrays, not a round trip per order)."""

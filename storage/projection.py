@@ -51,10 +51,11 @@ from daemon.messages import (
 )
 from storage import _tables as t
 from storage._chain import canonical_payload, event_key
+from storage._copytext import text_fields
 
 Row = tuple[Any, ...]
 Rows = tuple[tuple[t.TableSpec, Row], ...]
-IndexedRows = tuple[tuple[int, Row], ...]
+IndexedRows = tuple[tuple[int, Row | str], ...]
 """Rows naming their spec by :attr:`TableSpec.index` (see :class:`Prepared`)."""
 
 _json = msgspec.json.Encoder(decimal_format="string", order="sorted")
@@ -76,7 +77,10 @@ class Prepared(msgspec.Struct, frozen=True, gc=False):
     correlation_id: str
     payload: bytes
     rows: IndexedRows
-    """``(spec index, row tail)`` pairs: plain values only, so the collector lets them be."""
+    """``(spec index, row tail)`` pairs: plain values only, so the collector lets them be.
+    In COPY-text mode a tail is already the row's text fields (a ``str``)."""
+    copy_text: bool = False
+    """Made by a COPY-text projector (tails may be ``str``)."""
 
 
 def _signal_cols(s: Signal) -> Row:
@@ -379,13 +383,24 @@ class _Timed(Protocol):
     ts: int
 
 
+_KEEP_VALUES = frozenset({t.ORDER_STATUS.index, t.TRADES.index})
+"""Specs whose rows the store reads (order upserts, daily statistics): kept as tuples."""
+
+
 class Projector:
-    """Prepares events for the store; ``tz`` fixes the trading day of trades."""
+    """Prepares events for the store; ``tz`` fixes the trading day of trades.
 
-    __slots__ = ("tz",)
+    With ``copy_text`` (PostgreSQL) the row tails of plain-append tables are encoded for
+    COPY's text format right here, in the storage writer's drain task — which runs while
+    the flusher waits on the database — so writing a batch only prefixes each line with
+    its account and sequence number.
+    """
 
-    def __init__(self, tz: ZoneInfo) -> None:
+    __slots__ = ("copy_text", "tz")
+
+    def __init__(self, tz: ZoneInfo, *, copy_text: bool = False) -> None:
         self.tz = tz
+        self.copy_text = copy_text
 
     def prepare(self, event: Event) -> Prepared:
         """Canonical payload, key and rows of ``event``; raises TypeError for unstored types."""
@@ -394,6 +409,16 @@ class Projector:
             raise TypeError(f"{type(event).__name__} is not a stored event type")
         payload = canonical_payload(event)
         correlation_id, rows = fn(event, self.tz)
+        if self.copy_text:
+            keep = _KEEP_VALUES
+            indexed: IndexedRows = tuple(
+                [
+                    (spec.index, tail if spec.index in keep else text_fields(tail))
+                    for spec, tail in rows
+                ]
+            )
+        else:
+            indexed = tuple([(spec.index, tail) for spec, tail in rows])
         return Prepared(
             event,
             type(event).__name__,
@@ -401,5 +426,6 @@ class Projector:
             event_key(payload),
             correlation_id,
             payload,
-            tuple([(spec.index, tail) for spec, tail in rows]),
+            indexed,
+            self.copy_text,
         )

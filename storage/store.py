@@ -22,17 +22,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, final
+from zoneinfo import ZoneInfo
 
 import anyio
+import msgspec
 
 from storage import _tables as t
 from storage._backends import BulkBackend, PostgresBackend, Row, SqliteBackend, UniqueConflict
+from storage._copytext import json_field, text_fields, text_value
 from storage._engine import Database
 from storage._errmap import map_error
-from storage.projection import Prepared
+from storage.projection import Prepared, Projector
 
 _TRADE_DAY = t.TRADES.columns.index("day")
 _TRADE_PNL = t.TRADES.columns.index("pnl")
@@ -59,11 +62,15 @@ class WriteResult:
 
 @dataclass(slots=True)
 class _Assigned:
-    audit: list[Row]
-    appends: dict[t.TableSpec, list[Row]]
-    order_status: dict[str, Row]
-    trades: list[Row]
+    text: bool
+    """Rows encoded for COPY's text format (PostgreSQL's fast path) instead of tuples."""
     head: tuple[int, str]
+    audit: list[Row] = field(default_factory=list)
+    audit_lines: list[str] = field(default_factory=list)
+    appends: dict[t.TableSpec, list[Row]] = field(default_factory=dict)
+    lines: dict[t.TableSpec, list[str]] = field(default_factory=dict)
+    order_status: dict[str, Row] = field(default_factory=dict)
+    trades: list[Row] = field(default_factory=list)
 
 
 @final
@@ -77,6 +84,7 @@ class EventStore:
         self._backend: Callable[[Any], BulkBackend] = (
             PostgresBackend if db.backend == "postgresql" else SqliteBackend
         )
+        self._copy_text = db.backend == "postgresql"
 
     @property
     def head(self) -> tuple[int, str] | None:
@@ -91,6 +99,8 @@ class EventStore:
         """Record ``batch`` in one transaction; raises StorageUnavailable/StorageRejected."""
         if not batch:
             return WriteResult(0)
+        if not self._copy_text:
+            batch = _as_tuples(batch)
         try:
             async with self.db.driver_connection() as conn:
                 be = self._backend(conn)
@@ -124,7 +134,7 @@ class EventStore:
     async def _write_fast(
         self, be: BulkBackend, batch: Sequence[Prepared], head: tuple[int, str]
     ) -> WriteResult:
-        plan = await self._plan(batch, head, skip=None)
+        plan = await self._plan(batch, head, skip=None, text=self._copy_text)
         await be.begin()
         try:
             await self._apply(be, plan, fast=True)
@@ -137,6 +147,7 @@ class EventStore:
 
     async def _write_safe(self, be: BulkBackend, batch: Sequence[Prepared]) -> WriteResult:
         account = self.account
+        batch = _as_tuples(batch)
         await be.begin()
         try:
             head = await be.read_head(account)
@@ -148,7 +159,7 @@ class EventStore:
                     known.add(k)
                     fresh.append(p)
             skip = await self._shadowed(be, fresh)
-            plan = await self._plan(fresh, head, skip=skip)
+            plan = await self._plan(fresh, head, skip=skip, text=False)
             await self._apply(be, plan, fast=False)
             await be.commit()
         except BaseException:
@@ -182,22 +193,32 @@ class EventStore:
     # -- building and applying a plan ----------------------------------------------------
 
     def _assign(
-        self, batch: Sequence[Prepared], head: tuple[int, str], skip: set[int] | None
+        self,
+        batch: Sequence[Prepared],
+        head: tuple[int, str],
+        skip: set[int] | None,
+        *,
+        text: bool = False,
     ) -> _Assigned:
         """Give each event its sequence number and chain hash; group rows by table."""
-        plan = _Assigned([], {}, {}, [], head)
+        plan = _Assigned(text, head)
         self._assign_into(plan, batch, 0, len(batch), skip)
         return plan
 
     async def _plan(
-        self, batch: Sequence[Prepared], head: tuple[int, str], skip: set[int] | None
+        self,
+        batch: Sequence[Prepared],
+        head: tuple[int, str],
+        skip: set[int] | None,
+        *,
+        text: bool,
     ) -> _Assigned:
         """:meth:`_assign` in slices, handing the event loop back between them.
 
         Hashing and grouping a full batch takes milliseconds; trading tasks must not
         wait that long for the loop.
         """
-        plan = _Assigned([], {}, {}, [], head)
+        plan = _Assigned(text, head)
         for start in range(0, len(batch), _SLICE):
             if start:
                 await anyio.lowlevel.checkpoint()
@@ -215,14 +236,18 @@ class EventStore:
         """Extend ``plan`` with ``batch[start:stop]`` (the chain continues from plan.head).
 
         The hash is :func:`storage._chain.link_hash`, inlined: this loop runs for every
-        record written.
+        record written. In text mode rows become COPY text lines: tails the projector
+        already encoded only get their ``account<TAB>seq<TAB>`` prefix.
         """
         account = self.account
         account_b = account.encode()
+        account_t = text_value(account)
         sha256 = hashlib.sha256
         seq, prev = plan.head
-        add_audit = plan.audit.append
+        text = plan.text
+        add_audit: Callable[[Any], None] = plan.audit_lines.append if text else plan.audit.append
         appends = plan.appends
+        lines = plan.lines
         order_status = plan.order_status
         trades = plan.trades
         specs = t.ALL_SPECS
@@ -233,31 +258,53 @@ class EventStore:
             seq += 1
             payload = p.payload
             h = sha256(b"%b\n%d\n%b\n%b" % (account_b, seq, prev.encode(), payload)).hexdigest()
-            add_audit(
-                (account, seq, p.ts, p.kind, p.key, p.correlation_id, payload.decode(), prev, h)
-            )
+            if text:
+                add_audit(
+                    f"{account_t}\t{seq}\t{p.ts}\t{p.kind}\t{p.key}\t"
+                    f"{text_value(p.correlation_id)}\t{json_field(payload.decode())}\t{prev}\t{h}"
+                )
+            else:
+                add_audit(
+                    (account, seq, p.ts, p.kind, p.key, p.correlation_id, payload.decode(), prev, h)
+                )
             prev = h
             if not p.rows or (skip is not None and i in skip):
                 continue
             prefix = (account, seq)
             for spec_index, tail in p.rows:
                 spec = specs[spec_index]
+                if isinstance(tail, str):
+                    # Only a COPY-text projector makes these, and only for text plans.
+                    bucket_l = lines.get(spec)
+                    if bucket_l is None:
+                        bucket_l = lines[spec] = []
+                    bucket_l.append(f"{account_t}\t{seq}\t{tail}")
+                    continue
                 row = prefix + tail
                 if spec is status_spec:
                     # Later updates of the same order in this batch supersede earlier ones.
-                    order_status[tail[0]] = row
+                    order_status[str(row[2])] = row
+                    continue
+                if spec is trade_spec:
+                    trades.append(row)
+                if text:
+                    lines.setdefault(spec, []).append(text_fields(row))
                     continue
                 bucket = appends.get(spec)
                 if bucket is None:
                     bucket = appends[spec] = []
                 bucket.append(row)
-                if spec is trade_spec:
-                    trades.append(row)
         plan.head = (seq, prev)
 
     async def _apply(self, be: BulkBackend, plan: _Assigned, *, fast: bool) -> None:
-        await be.insert(t.AUDIT, plan.audit, fast=fast)
+        if plan.text:
+            await be.insert_lines(t.AUDIT, plan.audit_lines)
+        else:
+            await be.insert(t.AUDIT, plan.audit, fast=fast)
         for spec in t.APPEND_SPECS:
+            lines = plan.lines.get(spec)
+            if lines:
+                await be.insert_lines(spec, lines)
             rows = plan.appends.get(spec)
             if rows:
                 await be.insert(spec, rows, fast=fast)
@@ -296,6 +343,31 @@ class EventStore:
             row[12] = max(row[12], exit_ns)
             row[13] = max(row[13], r[1])
         await be.upsert_daily([tuple(current[d]) for d in days])
+
+
+_REPROJECT = Projector(ZoneInfo("UTC"))
+
+
+def _as_tuples(batch: Sequence[Prepared]) -> Sequence[Prepared]:
+    """``batch`` with every COPY-text tail turned back into its tuple (for SQLite and the
+    safe path). Rows kept as tuples (trades, with their trading day) are left as they are,
+    so the time zone used here does not matter."""
+    if not any(p.copy_text for p in batch):
+        return batch
+    out: list[Prepared] = []
+    for p in batch:
+        if not p.copy_text:
+            out.append(p)
+            continue
+        fresh = _REPROJECT.prepare(p.event)
+        rows = tuple(
+            [
+                (index, new if isinstance(old, str) else old)
+                for (index, old), (_, new) in zip(p.rows, fresh.rows, strict=True)
+            ]
+        )
+        out.append(msgspec.structs.replace(p, rows=rows, copy_text=False))
+    return out
 
 
 def _natural_key(p: Prepared) -> tuple[t.TableSpec, str] | None:

@@ -120,6 +120,8 @@ class StorageWriter(Actor):
         shared = self.ctx.maybe_resource(Database)
         db = self._db = shared or Database.open(self.cfg)
         self._store = EventStore(db, self.account)
+        # On PostgreSQL rows are encoded for COPY as they are drained (see Projector).
+        self.projector = Projector(self.projector.tz, copy_text=db.backend == "postgresql")
         registry = self.ctx.maybe_resource(ControlRegistry)
         if registry is not None:
             bind_commands(
