@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
+import re
 import sys
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 import msgspec
@@ -24,6 +26,30 @@ correlation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
 _STD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 _json = msgspec.json.Encoder(decimal_format="string")
 _REDACT_KEYS = ("password", "secret", "token", "api_key", "apikey")
+_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):[^@/\s]+@")
+MIN_SECRET_LEN = 4
+"""Configured secrets shorter than this are not searched for (they would garble lines)."""
+_secrets: frozenset[str] = frozenset()
+
+
+def hide_secrets(values: Iterable[str]) -> None:
+    """Never print any of ``values`` (configured credentials) in a log line: each is ``***``.
+
+    The runtime registers the credentials in its configuration (daemon/redaction.py) at
+    start and on reload. Lines are also cleared of ``scheme://user:password@`` URL
+    credentials, whoever logged them.
+    """
+    global _secrets
+    _secrets = _secrets | {v for v in values if len(v) >= MIN_SECRET_LEN}
+
+
+def redact_text(text: str) -> str:
+    """``text`` without URL passwords or registered secrets."""
+    text = _URL_CREDENTIALS.sub(r"\1:***@", text)
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _default(obj: Any) -> Any:
@@ -54,7 +80,11 @@ class JsonFormatter(logging.Formatter):
                 out[key] = "***" if any(s in key.lower() for s in _REDACT_KEYS) else value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return _json_default.encode(out).decode()
+        # Values first (a secret is found before JSON escaping changes it), then the line.
+        for key, value in out.items():
+            if isinstance(value, str):
+                out[key] = redact_text(value)
+        return redact_text(_json_default.encode(out).decode())
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -75,7 +105,7 @@ class ConsoleFormatter(logging.Formatter):
             line += f"  {kv}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return redact_text(line)
 
 
 class _ActorAdapter(logging.LoggerAdapter[logging.Logger]):

@@ -39,8 +39,10 @@ from daemon.control import (
 )
 from daemon.errors import StartupError
 from daemon.exitcodes import ExitCode
+from daemon.logs import hide_secrets
 from daemon.messages import Heartbeat
 from daemon.metrics import HealthProbe, declare_metrics_command
+from daemon.redaction import configured_secrets
 from daemon.safety import SafetyGate, SafetyStore
 from daemon.sdnotify import SdNotifier, run_watchdog
 from daemon.supervisor import Supervisor
@@ -68,6 +70,7 @@ class Daemon:
         notifier: SdNotifier | None = None,
     ) -> None:
         self.settings = settings
+        hide_secrets(configured_secrets(settings))
         self.clock: Clock = clock or LiveClock()
         self.bus = Bus(default_capacity=settings.daemon.channel_capacity)
         self.events = self.bus.topic(names.EVENTS)
@@ -203,6 +206,7 @@ class Daemon:
             return False
         self.reload_error = ""
         self.settings = new
+        hide_secrets(configured_secrets(new))
         if self.supervisor is not None:
             self.supervisor.settings = new
             for rec in self.supervisor.records.values():

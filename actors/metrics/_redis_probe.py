@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError
 from config.settings import Settings
 from daemon.bus import Topic
 from daemon.clock import Clock
-from daemon.redislink import RedisKeys, RedisLink
+from daemon.redislink import RedisKeys, RedisLink, describe
 
 
 @final
@@ -67,10 +67,30 @@ class StreamProbe:
         self.ok = False
         """True when the latest attempt succeeded."""
         self.readings = 0
+        self.last_error = ""
+        """Why the probe last failed for a reason other than Redis being away."""
 
     async def run(self) -> None:
-        """Probe until cancelled, reconnecting whenever Redis goes away."""
-        await self.link.run(self._body)
+        """Probe until cancelled, reconnecting whenever Redis goes away.
+
+        A failure Redis will not get over by itself (refused credentials, an unknown
+        command) is logged and retried at the probe interval, never raised: the stream
+        figures are one metric among many, and the endpoints must outlive them.
+        """
+        while True:
+            try:
+                await self.link.run(self._body)
+                return
+            except Exception as exc:
+                self.ok = False
+                error = describe(exc)
+                if error != self.last_error:
+                    self.log.warning(
+                        "cannot read the signal stream's figures from Redis",
+                        extra={"event": "metrics_probe_failed", "error": error},
+                    )
+                self.last_error = error
+            await self.clock.sleep(max(1.0, self.interval_s))
 
     async def _body(self, client: Redis) -> None:
         self.link.ready()

@@ -621,10 +621,15 @@ class Execution:
     async def _alert(self, severity: Severity, code: str, text: str, **payload: str) -> None:
         self.alerts += 1
         now = self.clock.now_ns()
+        extra = {"event": code}
+        # The documented log fields, so an order's problems are found by id (docs/observability.md).
+        for field, key in (("correlation_id", "correlation_id"), ("order_id", "client_order_id")):
+            if payload.get(key):
+                extra[field] = payload[key]
         self.log.log(
             logging.ERROR if severity in (Severity.ERROR, Severity.CRITICAL) else logging.WARNING,
             text,
-            extra={"event": code},
+            extra=extra,
         )
         await self.events.publish(
             Alert(

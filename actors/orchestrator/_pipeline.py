@@ -28,6 +28,7 @@ from actors.orchestrator._sizing import Sizer, SizeResult
 from config.settings import Settings
 from daemon.bus import Service, Topic
 from daemon.clock import Clock
+from daemon.logs import correlation_id_var
 from daemon.messages import (
     Alert,
     ExitIntent,
@@ -184,27 +185,35 @@ class EntryPipeline:
         batch_coids: set[str] = set()
         ready: list[_Prepared] = []
         for verdict in verdicts:
+            # Every log line about this signal carries its correlation id (set in _prepare).
+            token = correlation_id_var.set("")
             try:
                 prepared = await self._prepare(verdict, batch_coids)
             except Exception as exc:  # one bad signal must not stop the batch
                 await self._internal_error(verdict.signal, exc)
                 continue
+            finally:
+                correlation_id_var.reset(token)
             if prepared is not None:
                 ready.append(prepared)
         if not ready:
             return
         answers = await self.risk.call_many([p.request for p in ready])
         for prepared, answer in zip(ready, answers, strict=True):
+            token = correlation_id_var.set(prepared.correlation_id)
             try:
                 await self._complete(prepared, answer)
             except Exception as exc:
                 self.execution.heat_working -= prepared.heat
                 await self._internal_error(prepared.signal, exc)
+            finally:
+                correlation_id_var.reset(token)
 
     async def _prepare(self, verdict: SignalVerdict, batch_coids: set[str]) -> _Prepared | None:
         """Stages 1–5 and sizing; the risk request to send, or None when turned down."""
         sig = verdict.signal
         cid = correlation_id(sig.source, sig.signal_id)
+        correlation_id_var.set(cid)  # reset by handle_batch after this signal
         if not verdict.accepted:
             await self._reject(sig, cid, Stage.GUARD, Reject.GUARD_REJECTED, verdict.reason)
             return None
@@ -365,12 +374,17 @@ class EntryPipeline:
 
     async def _internal_error(self, sig: Signal, exc: Exception) -> None:
         """A bug or bad data in one signal: log it, say so, and carry on with the rest."""
+        cid = correlation_id(sig.source, sig.signal_id)
         self.log.error(
             "signal failed in the pipeline",
             exc_info=exc,
-            extra={"event": "pipeline_error", "signal_id": sig.signal_id},
+            extra={
+                "event": "pipeline_error",
+                "signal_id": sig.signal_id,
+                "correlation_id": cid,
+                "symbol": sig.symbol,
+            },
         )
-        cid = correlation_id(sig.source, sig.signal_id)
         text = f"{type(exc).__name__}: {exc}"
         await self._reject(sig, cid, Stage.STATE, Reject.INTERNAL, text)
         now = self.clock.now_ns()
