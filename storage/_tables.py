@@ -8,11 +8,14 @@ one that does not exist fails the first import (and therefore every test).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 
 from storage import models as m
+from storage._copytext import make_formatter, text_fields
 from storage._types import ExactDecimal
 
 
@@ -39,6 +42,10 @@ class TableSpec(msgspec.Struct, frozen=True, eq=False, gc=False):
     """A column unique per account besides the audit sequence (e.g. ``fill_id``)."""
     index: int = -1
     """Position in :data:`ALL_SPECS`; queued rows name their spec by it (see Prepared)."""
+    row_text: Callable[[Sequence[Any]], str] = text_fields
+    """Formats a full row for COPY's text format (generated from the column types)."""
+    tail_text: Callable[[Sequence[Any]], str] = text_fields
+    """Formats a row without its first two columns (account and sequence)."""
 
     @property
     def name(self) -> str:
@@ -61,6 +68,21 @@ class TableSpec(msgspec.Struct, frozen=True, eq=False, gc=False):
 _ALL: list[TableSpec] = []
 
 
+def _kind(column: sa.Column[Any]) -> tuple[str, bool]:
+    kind = column.type
+    if isinstance(kind, ExactDecimal):
+        name = "num"
+    elif isinstance(kind, sa.Integer):
+        name = "int"
+    elif isinstance(kind, sa.Float):
+        name = "float"
+    elif isinstance(kind, sa.Boolean):
+        name = "bool"
+    else:
+        name = "text"
+    return name, bool(column.nullable)
+
+
 def _spec(
     model: type[m.Base],
     *tail: str,
@@ -81,7 +103,16 @@ def _spec(
             raise RuntimeError(f"spec for {table.name} leaves required column(s) {missing} empty")
     if natural_key is not None and natural_key not in columns:
         raise RuntimeError(f"spec for {table.name}: natural key {natural_key} not written")
-    spec = TableSpec(table, columns, mode, natural_key, len(_ALL))
+    kinds = [_kind(table.c[c]) for c in columns]
+    spec = TableSpec(
+        table,
+        columns,
+        mode,
+        natural_key,
+        len(_ALL),
+        make_formatter(kinds),
+        make_formatter(kinds[2:]),
+    )
     _ALL.append(spec)
     return spec
 

@@ -51,7 +51,6 @@ from daemon.messages import (
 )
 from storage import _tables as t
 from storage._chain import canonical_payload, event_key
-from storage._copytext import text_fields
 
 Row = tuple[Any, ...]
 Rows = tuple[tuple[t.TableSpec, Row], ...]
@@ -413,7 +412,7 @@ class Projector:
             keep = _KEEP_VALUES
             indexed: IndexedRows = tuple(
                 [
-                    (spec.index, tail if spec.index in keep else text_fields(tail))
+                    (spec.index, tail if spec.index in keep else spec.tail_text(tail))
                     for spec, tail in rows
                 ]
             )

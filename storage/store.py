@@ -32,7 +32,7 @@ import msgspec
 
 from storage import _tables as t
 from storage._backends import BulkBackend, PostgresBackend, Row, SqliteBackend, UniqueConflict
-from storage._copytext import json_field, text_fields, text_value
+from storage._copytext import json_field, text_value
 from storage._engine import Database
 from storage._errmap import map_error
 from storage.projection import Prepared, Projector
@@ -288,7 +288,7 @@ class EventStore:
                 if spec is trade_spec:
                     trades.append(row)
                 if text:
-                    lines.setdefault(spec, []).append(text_fields(row))
+                    lines.setdefault(spec, []).append(spec.row_text(row))
                     continue
                 bucket = appends.get(spec)
                 if bucket is None:

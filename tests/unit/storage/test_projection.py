@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from daemon.messages import EVENT_TYPES
 from storage import STORED_TYPES, Projector, StorageRejected, StorageUnavailable
 from storage import _tables as t
-from storage._backends import copy_text
 from storage._chain import GENESIS, canonical_payload, event_key, link_hash
+from storage._copytext import copy_text, text_fields
 from storage._errmap import map_error
 from storage.projection import AUDIT_ONLY_TYPES, PROJECTED_TYPES, trading_day
 from storage.store import EventStore
@@ -154,3 +154,29 @@ def test_driver_errors_are_classified(exc: BaseException, kind: type) -> None:
 def test_bugs_are_not_classified() -> None:
     assert map_error(KeyError("x"), "writing") is None
     assert map_error(ValueError("x"), "writing") is None
+
+
+def test_generated_formatters_match_the_generic_encoding() -> None:
+    p = Projector(TZ)
+    text = Projector(TZ, copy_text=True)
+    checked: set[str] = set()
+    for e in pipeline_events(60):
+        for (index, tail), (_, encoded) in zip(
+            p.prepare(e).rows, text.prepare(e).rows, strict=True
+        ):
+            spec = t.ALL_SPECS[index]
+            assert spec.tail_text(tail) == text_fields(tail)
+            assert spec.row_text(("acct", 7, *tail)) == text_fields(("acct", 7, *tail))
+            if isinstance(encoded, str):
+                assert encoded == text_fields(tail)
+            checked.add(spec.name)
+    assert len(checked) >= 15
+
+
+@given(st.lists(_texts, min_size=3, max_size=3), st.none() | st.decimals(allow_nan=False))
+def test_generated_formatter_escapes_text(values: list[str], amount: Decimal | None) -> None:
+    from storage._copytext import make_formatter
+
+    fmt = make_formatter([("text", False), ("text", True), ("text", False), ("num", True)])
+    row = (*values, amount)
+    assert fmt(row) == text_fields(row)
