@@ -1,7 +1,8 @@
 """Redis signal ingest: a Stream through a consumer group, plus a pub/sub channel.
 
-Decoded signals go to the signal guard (``guard.in``); stream entries are acknowledged
-after the guard's verdict. Enabled when ``redis.url`` is set. See docs/redis.md.
+Decoded signals go to the signal guard (``guard.in``); a stream entry is acknowledged
+once its outcome is recorded: the guard's rejection, or the orchestrator's rejection or
+order intent for an accepted signal. Enabled when ``redis.url`` is set. See docs/redis.md.
 """
 
 from actors.redis_signals._actor import RedisSignalIngest as RedisSignalIngest

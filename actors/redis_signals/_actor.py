@@ -1,11 +1,15 @@
 """Signal ingest from Redis: a Stream read through a consumer group, and a pub/sub channel.
 
-Stream entries are at-least-once. An entry is acknowledged (XACK) only once the signal
-guard's verdict on it has been published on ``events`` — the recorded decision — so a
-crash before that leaves it pending, and the next start takes it back: first this
-consumer's own pending entries (XREADGROUP from id 0), then entries left pending by dead
-consumers (XAUTOCLAIM after ``claim_idle_s``, also repeated while running). Redelivery is
-harmless because the guard rejects a signal it has already seen as a duplicate.
+Stream entries are at-least-once. An entry is acknowledged (XACK) only once the signal's
+final outcome has been published on ``events`` — the recorded decision: the guard's
+rejection, or, for a signal the guard accepted, the orchestrator's own outcome (a
+rejection verdict of one of its stages, or the write-ahead OrderIntent of the order the
+signal caused), found by the signal's correlation id. A crash before that leaves the
+entry pending, and the next start takes it back: first this consumer's own pending
+entries (XREADGROUP from id 0), then entries left pending by dead consumers (XAUTOCLAIM
+after ``claim_idle_s``, also repeated while running). Redelivery is harmless: the guard
+rejects a signal it still remembers as a duplicate, and a signal that reaches the
+orchestrator again maps onto the order it already caused (order ids derive from it).
 
 Pub/sub signals are fire-and-forget: whatever arrives while connected is forwarded.
 
@@ -27,10 +31,17 @@ import msgspec
 from anyio.abc import TaskGroup, TaskStatus
 from redis.asyncio import Redis
 
+from actors.orchestrator import correlation_id
 from daemon import names
 from daemon.actor import Actor, ActorContext
 from daemon.clock import NS_PER_S
-from daemon.messages import MessageDecodeError, Signal, SignalRejected, SignalVerdict
+from daemon.messages import (
+    MessageDecodeError,
+    OrderIntent,
+    Signal,
+    SignalRejected,
+    SignalVerdict,
+)
 from daemon.progress import ClockTimeout, Progress, run_within
 from daemon.redislink import (
     RedisKeys,
@@ -50,13 +61,21 @@ _EVENT_RAW_CHARS = 4096
 
 @final
 class _InFlight:
-    """A forwarded stream entry: its dedup key, when it went out, whether it is decided."""
+    """A forwarded stream entry, from the guard's verdict to its final outcome.
 
-    __slots__ = ("decided", "key", "sent_ns")
+    ``cid`` is empty while the guard has not judged it, and the signal's correlation id
+    once the guard accepted it (the orchestrator's outcome is looked up by it).
+    ``since_ns`` is when it last moved on (forwarded, or accepted by the guard): an
+    entry stuck at one step for ``claim_idle_s`` is sent again. ``decided`` means its
+    outcome is recorded and only the XACK is left.
+    """
 
-    def __init__(self, key: tuple[str, str], sent_ns: int) -> None:
+    __slots__ = ("cid", "decided", "key", "since_ns")
+
+    def __init__(self, key: tuple[str, str], since_ns: int) -> None:
         self.key = key
-        self.sent_ns = sent_ns
+        self.since_ns = since_ns
+        self.cid = ""
         self.decided = False
 
 
@@ -70,8 +89,10 @@ class SignalIngestStats:
     """Entries taken back from this consumer's or dead consumers' pending lists."""
     forwarded: int = 0
     """Signals sent to the signal guard (stream and pub/sub)."""
+    accepted: int = 0
+    """Stream entries the guard accepted (then waiting for the orchestrator's outcome)."""
     acked: int = 0
-    """Stream entries acknowledged after their verdict."""
+    """Stream entries acknowledged after their final outcome was published."""
     dead_lettered: int = 0
     """Malformed payloads written to the dead-letter stream."""
     pubsub_received: int = 0
@@ -80,7 +101,7 @@ class SignalIngestStats:
 
 @final
 class RedisSignalIngest(Actor):
-    """Feeds signals from Redis to the signal guard; acks stream entries after their verdict."""
+    """Feeds signals from Redis to the signal guard; acks stream entries after their outcome."""
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -108,9 +129,13 @@ class RedisSignalIngest(Actor):
             log=self.log,
             seed=seed + 1,
         )
-        # Stream entries forwarded and not yet acknowledged, and which verdict frees them.
+        # Stream entries forwarded and not yet acknowledged, and which event settles them:
+        # the guard's verdict, looked up by (source, signal_id), then, once the guard has
+        # accepted, the orchestrator's outcome, looked up by correlation id. Every key of
+        # both indexes belongs to an entry of _inflight, so they are bounded with it.
         self._inflight: dict[bytes, _InFlight] = {}
         self._awaiting: dict[tuple[str, str], deque[bytes]] = {}
+        self._by_cid: dict[str, deque[bytes]] = {}
         self._to_ack: list[bytes] = []
         self._changed = Progress()
         # XREADGROUP's BLOCK must end well before the socket timeout declares Redis dead.
@@ -122,14 +147,14 @@ class RedisSignalIngest(Actor):
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Read the stream and the channel until cancelled; ready after the first attempts."""
         sub = self.events.subscribe(
-            f"{self.ctx.name}.verdicts",
-            types=(SignalVerdict,),
+            f"{self.ctx.name}.outcomes",
+            types=(SignalVerdict, OrderIntent),
             lossless=True,
             capacity=max(1024, 2 * self.cfg.max_in_flight),
         )
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._verdicts, sub)
+                tg.start_soon(self._outcomes, sub)
                 if self.cfg.stream_enabled:
                     await _start_link(tg, self.stream_link, self._stream_body)
                 if self.cfg.pubsub_enabled:
@@ -151,7 +176,9 @@ class RedisSignalIngest(Actor):
     async def on_stop(self) -> None:
         """Acknowledge what has been decided (bounded by half the stop timeout).
 
-        Whatever is left is redelivered on the next start and rejected as a duplicate.
+        The supervisor calls this once the pipeline has drained, so every signal read
+        has its outcome by now. Whatever is left unacknowledged is redelivered on the
+        next start (and rejected as a duplicate, or decided then if it never was).
         """
         if not self._to_ack:
             return
@@ -256,29 +283,36 @@ class RedisSignalIngest(Actor):
                 await self._autoclaim(client)
 
     def _release_undecided(self) -> int:
-        """Forget entries with no verdict after ``claim_idle_s`` so they are read again.
+        """Forget entries stuck for ``claim_idle_s`` so they are read and sent again.
 
-        A verdict can go missing if the guard crashed with the signal in hand; the entry
-        is still pending in Redis, so re-reading it re-sends the signal, and the guard
-        decides it (or rejects it as the duplicate it is).
+        A verdict can go missing if the guard crashed with the signal in hand, and an
+        outcome if the orchestrator did (or handled the signal without publishing one).
+        The entry is still pending in Redis, so re-reading it re-sends the signal: a
+        guard that still remembers it rejects it as a duplicate, which settles the
+        entry; one that does not passes it on, and the orchestrator decides it again
+        (an order it already caused is recognised by its client order id).
         """
         cutoff = self.clock.now_ns() - int(self.cfg.claim_idle_s * NS_PER_S)
         stale = [
-            (eid, f.key)
-            for eid, f in self._inflight.items()
-            if not f.decided and f.sent_ns < cutoff
+            (eid, f) for eid, f in self._inflight.items() if not f.decided and f.since_ns < cutoff
         ]
-        for eid, key in stale:
+        no_outcome = 0
+        for eid, f in stale:
             del self._inflight[eid]
-            queue = self._awaiting.get(key)
-            if queue is not None and eid in queue:
-                queue.remove(eid)
-                if not queue:
-                    del self._awaiting[key]
+            if f.cid:
+                no_outcome += 1
+                _discard(self._by_cid, f.cid, eid)
+            else:
+                _discard(self._awaiting, f.key, eid)
         if stale:
             self.log.warning(
-                "no verdict for stream entries; sending them again",
-                extra={"event": "redis_signals_resend", "count": len(stale)},
+                "no verdict or outcome for stream entries; sending them again",
+                extra={
+                    "event": "redis_signals_resend",
+                    "count": len(stale),
+                    "no_verdict": len(stale) - no_outcome,
+                    "no_outcome": no_outcome,
+                },
             )
         return len(stale)
 
@@ -335,32 +369,70 @@ class RedisSignalIngest(Actor):
             self._changed.notify()
             self.progress.notify()
 
-    async def _verdicts(self, sub: Any) -> None:
-        """Turn the guard's verdicts into acknowledgements of the entries they decide."""
-        awaiting = self._awaiting
+    async def _outcomes(self, sub: Any) -> None:
+        """Turn recorded outcomes into acknowledgements of the entries they settle.
+
+        The guard publishes its verdict before the accepted signal reaches the
+        orchestrator, and this subscription sees events in publication order, so an
+        entry is always in the correlation-id index before its outcome arrives.
+        """
         while True:
-            batch: list[SignalVerdict] = await sub.receive_batch()
+            batch: list[SignalVerdict | OrderIntent] = await sub.receive_batch()
             freed = False
-            for verdict in batch:
-                # The orchestrator may publish later verdicts on the same signal; the
-                # guard's is the decision the entry waits for.
-                if verdict.stage != "guard":
-                    continue
-                sig = verdict.signal
-                key = (sig.source, sig.signal_id)
-                queue = awaiting.get(key)
-                if not queue:
-                    continue
-                eid = queue.popleft()
-                self._to_ack.append(eid)
-                entry = self._inflight.get(eid)
-                if entry is not None:
-                    entry.decided = True
-                if not queue:
-                    del awaiting[key]
-                freed = True
+            for ev in batch:
+                if isinstance(ev, OrderIntent):
+                    # The write-ahead intent of the order an accepted signal caused.
+                    freed |= self._settle(ev.correlation_id)
+                elif ev.stage != "guard":
+                    # An orchestrator stage turned the accepted signal down.
+                    freed |= self._settle(ev.correlation_id)
+                elif not ev.correlation_id:
+                    freed |= self._on_guard_verdict(ev)
+                # else: the orchestrator's record of a guard rejection; the guard's own
+                # verdict has settled that entry already.
             if freed:
                 self._changed.notify()
+
+    def _on_guard_verdict(self, verdict: SignalVerdict) -> bool:
+        """A rejection settles its entry; an acceptance hands it to the orchestrator."""
+        sig = verdict.signal
+        key = (sig.source, sig.signal_id)
+        queue = self._awaiting.get(key)
+        if not queue:
+            return False  # not one of ours (pub/sub, admin socket), or released
+        eid = queue.popleft()
+        if not queue:
+            del self._awaiting[key]
+        entry = self._inflight.get(eid)
+        if entry is None:
+            return False
+        if not verdict.accepted:
+            self._decide(eid, entry)
+            return True
+        entry.cid = cid = correlation_id(sig.source, sig.signal_id)
+        entry.since_ns = self.clock.now_ns()
+        self._by_cid.setdefault(cid, deque()).append(eid)
+        self.stats.accepted += 1
+        self.progress.notify()
+        return False
+
+    def _settle(self, cid: str) -> bool:
+        """The orchestrator's outcome for ``cid``: its oldest waiting entry is decided."""
+        queue = self._by_cid.get(cid)
+        if not queue:
+            return False  # an exit's or an adopted order's intent, or not one of ours
+        eid = queue.popleft()
+        if not queue:
+            del self._by_cid[cid]
+        entry = self._inflight.get(eid)
+        if entry is None:
+            return False
+        self._decide(eid, entry)
+        return True
+
+    def _decide(self, eid: bytes, entry: _InFlight) -> None:
+        entry.decided = True
+        self._to_ack.append(eid)
 
     # -- pub/sub -----------------------------------------------------------------------
 
@@ -439,6 +511,14 @@ async def _start_link(
 ) -> None:
     tg.start_soon(link.run, body)
     await link.settled.wait()
+
+
+def _discard(index: dict[Any, deque[bytes]], key: Any, eid: bytes) -> None:
+    queue = index.get(key)
+    if queue is not None and eid in queue:
+        queue.remove(eid)
+        if not queue:
+            del index[key]
 
 
 async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:

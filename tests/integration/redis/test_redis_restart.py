@@ -10,11 +10,12 @@ import msgspec
 import pytest
 from redis.asyncio import Redis
 
+from actors.orchestrator import Orchestrator
 from actors.redis_publisher import RedisPublisher
 from actors.redis_signals import RedisSignalIngest
 from actors.signal_guard import SignalGuard
 from daemon import names
-from daemon.bus import Bus
+from daemon.bus import Bus, Subscription
 from daemon.clock import NS_PER_S, SimClock
 from daemon.messages import ServiceStatus, Signal, SignalVerdict
 from daemon.messages.codec import encode_json
@@ -33,6 +34,14 @@ def signal(clock: SimClock, n: int) -> bytes:
         "created_ns": clock.now_ns(),
     }
     return encode_json(msgspec.convert(fields, Signal))
+
+
+async def guard_verdict(verdicts: Subscription[SignalVerdict]) -> SignalVerdict:
+    """The next verdict of the guard (skipping the orchestrator's)."""
+    while True:
+        v = await verdicts.receive()
+        if v.stage == "guard":
+            return v
 
 
 async def test_reconnects_after_a_restart_without_losing_signals_and_publishing_resumes(
@@ -59,6 +68,9 @@ async def test_reconnects_after_a_restart_without_losing_signals_and_publishing_
             keys = RedisKeys.from_settings(settings)
             client = Redis.from_url(server.url)
 
+            # An orchestrator with no safety gate turns every entry down (no_safety_gate):
+            # that recorded outcome is what an accepted stream entry waits for.
+            await start(tg, Orchestrator, "orchestrator", settings, clock, bus)
             _, guard = await start(tg, SignalGuard, "signal_guard", settings, clock, bus)
             ingest, _ = await start(tg, RedisSignalIngest, "redis_signals", settings, clock, bus)
             pub, _ = await start(tg, RedisPublisher, "redis_publisher", settings, clock, bus)
@@ -84,7 +96,7 @@ async def test_reconnects_after_a_restart_without_losing_signals_and_publishing_
 
             # Trading goes on meanwhile: the guard decides the two signals it holds.
             await start(tg, SignalGuard, "signal_guard", settings, clock, bus)
-            decided = [await verdicts.receive() for _ in range(5)]
+            decided = [await guard_verdict(verdicts) for _ in range(5)]
             assert [v.signal.signal_id for v in decided[3:]] == ["sig-3", "sig-4"]
 
             await server.start()
@@ -102,7 +114,7 @@ async def test_reconnects_after_a_restart_without_losing_signals_and_publishing_
             for n in range(5, 7):
                 await client.xadd(keys.signal_stream, {"data": signal(clock, n)})
             await ingest.progress.wait_for(lambda: ingest.stats.acked == 7)
-            after = [await verdicts.receive() for _ in range(2)]
+            after = [await guard_verdict(verdicts) for _ in range(2)]
             assert all(v.accepted for v in [*decided, *after])
 
             # Publishing resumed: the new verdicts reach a subscriber live...
@@ -111,13 +123,17 @@ async def test_reconnects_after_a_restart_without_losing_signals_and_publishing_
                 _, data = await watcher.receive()
                 event = decode_event(decode_envelope(data))
                 assert isinstance(event, SignalVerdict)
-                if event.signal.signal_id in ("sig-5", "sig-6"):
+                if event.stage == "guard" and event.signal.signal_id in ("sig-5", "sig-6"):
                     seen.append(event.signal.signal_id)
             # ...and what was decided during the outage was published after it.
             history = await client.xrange(keys.events_stream)
             out = [decode_event(decode_envelope(f[b"data"])) for _, f in history]
-            published = [e.signal.signal_id for e in out if isinstance(e, SignalVerdict)]
+            verdicts_out = [e for e in out if isinstance(e, SignalVerdict)]
+            published = [e.signal.signal_id for e in verdicts_out if e.stage == "guard"]
             assert published == [f"sig-{n}" for n in range(7)]
+            refused = [e.signal.signal_id for e in verdicts_out if e.stage != "guard"]
+            assert refused == published
+            assert {e.reason for e in verdicts_out if e.stage != "guard"} == {"no_safety_gate"}
             assert server.starts == 2
             assert pub.shed == 0
             await watcher.aclose()

@@ -39,7 +39,7 @@ async def pending(client: Redis, keys: RedisKeys) -> int:
     return int(info["pending"])
 
 
-async def test_stream_signal_reaches_the_guard_and_is_acked_after_its_verdict(
+async def test_a_guard_rejection_is_acked_and_an_acceptance_waits_for_the_orchestrator(
     redis_url: str, prefix: str, redis_client: Redis
 ) -> None:
     clock = SimClock()
@@ -50,21 +50,35 @@ async def test_stream_signal_reaches_the_guard_and_is_acked_after_its_verdict(
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             ingest, _ = await start(tg, RedisSignalIngest, "redis_signals", settings, clock, bus)
-            await redis_client.xadd(keys.signal_stream, {"data": encode_json(signal(clock, 1))})
-            await ingest.progress.wait_for(lambda: ingest.stats.forwarded == 1)
+            good = await redis_client.xadd(
+                keys.signal_stream, {"data": encode_json(signal(clock, 1))}
+            )
+            await redis_client.xadd(
+                keys.signal_stream, {"data": encode_json(signal(clock, 2, source="unknown"))}
+            )
+            await ingest.progress.wait_for(lambda: ingest.stats.forwarded == 2)
 
             # Forwarded to the guard's channel, but no verdict yet: still pending in Redis.
-            assert bus.channel(names.SIGNALS_IN).depth() == 1
-            assert await pending(redis_client, keys) == 1
+            assert bus.channel(names.SIGNALS_IN).depth() == 2
+            assert await pending(redis_client, keys) == 2
             assert ingest.stats.acked == 0
 
             await start(tg, SignalGuard, "signal_guard", settings, clock, bus)
-            verdict = await verdicts.receive()
-            assert verdict.accepted, verdict
-            assert verdict.signal.signal_id == "sig-1"
-            assert verdict.signal.received_ns == clock.now_ns()
-            await ingest.progress.wait_for(lambda: ingest.stats.acked == 1)
-            assert await pending(redis_client, keys) == 0
+            first, second = await verdicts.receive(), await verdicts.receive()
+            assert first.accepted, first
+            assert first.signal.signal_id == "sig-1"
+            assert first.signal.received_ns == clock.now_ns()
+            assert (second.accepted, second.reason) == (False, "unknown_source")
+            # The rejection is the recorded outcome: acked. The acceptance is not: with no
+            # orchestrator to decide it, its entry stays pending (acks go out in order, so
+            # had it been acked on the guard's verdict it would be gone by now).
+            await ingest.progress.wait_for(lambda: ingest.stats.acked >= 1)
+            assert ingest.stats.acked == 1
+            assert ingest.stats.accepted == 1
+            info = await redis_client.xpending_range(
+                keys.signal_stream, keys.group, min="-", max="+", count=10
+            )
+            assert [e["message_id"] for e in info] == [good]
             assert bus.channel(names.ORCHESTRATOR_IN).depth() == 1
             tg.cancel_scope.cancel()
 
@@ -109,7 +123,9 @@ async def test_entries_left_pending_by_a_dead_consumer_are_claimed(
     settings = make_settings(redis_url, prefix, redis={"signals": {"consumer": "alive"}})
     keys = RedisKeys.from_settings(settings)
     await redis_client.xgroup_create(keys.signal_stream, keys.group, id="$", mkstream=True)
-    eid = await redis_client.xadd(keys.signal_stream, {"data": encode_json(signal(clock, 3))})
+    # A signal the guard turns down, so its verdict alone settles it (no orchestrator here).
+    payload = encode_json(signal(clock, 3, source="retired"))
+    eid = await redis_client.xadd(keys.signal_stream, {"data": payload})
     await redis_client.xreadgroup(keys.group, "dead", {keys.signal_stream: ">"}, count=10)
     # Age the dead consumer's entry past claim_idle_s (60 s) instead of waiting for it.
     await redis_client.xclaim(
@@ -122,7 +138,8 @@ async def test_entries_left_pending_by_a_dead_consumer_are_claimed(
             ingest, _ = await start(tg, RedisSignalIngest, "redis_signals", settings, clock, bus)
             await ingest.progress.wait_for(lambda: ingest.stats.acked == 1)
             assert ingest.stats.reclaimed == 1
-            assert (await verdicts.receive()).signal.signal_id == "sig-3"
+            verdict = await verdicts.receive()
+            assert (verdict.signal.signal_id, verdict.reason) == ("sig-3", "unknown_source")
             assert await pending(redis_client, keys) == 0
             tg.cancel_scope.cancel()
 
