@@ -40,7 +40,7 @@ class StorageSettings(Section, frozen=True, kw_only=True):
     """Migrate the schema at start instead of refusing to run on an old schema."""
     require_at_start: bool = False
     """Refuse to start when the database is unreachable; otherwise start and spool."""
-    batch_size: PosInt = 2000
+    batch_size: PosInt = 5000
     """Most records written in one transaction (a batch is written when full...)."""
     batch_interval_s: Seconds = 0.25
     """...or when its oldest record has waited this long, whichever comes first."""
