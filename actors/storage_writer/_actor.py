@@ -1,19 +1,22 @@
 """The storage writer: every domain event into the database, in order, never blocking trading.
 
-Three cooperating tasks share one ordered stream of records:
+Four cooperating tasks share one ordered stream of records:
 
-* **drain** empties the lossless ``events`` subscription as fast as events arrive,
-  turns each into rows (:class:`storage.projection.Projector`) and appends them to an
-  in-memory queue. It never waits on the database, so publishers never feel it. When the
-  queue passes ``storage.max_buffered`` (the database is slow) it moves the queue to the
-  spool.
-* **flush** writes the queue to the database in batches — when ``storage.batch_size``
-  records are waiting or the oldest has waited ``storage.batch_interval_s``, whichever
-  comes first — one transaction each. When the database is unreachable the batch goes
-  to the spool (fsynced) and an outage begins: from then on batches go to the spool,
-  and at jittered, growing intervals on the clock the spool is replayed in order. The
-  first replayed batch that commits ends the outage; new records keep going through
-  the spool until it is empty, so nothing overtakes what was spooled before it.
+* **drain** empties the lossless ``events`` subscription as fast as events arrive into
+  the writer's own queue (a deque append per event). It never waits on the database, so
+  publishers never feel it. When more than ``storage.max_buffered`` events are held (the
+  database is slow) it moves them to the spool.
+* **prepare** turns queued events into records (:class:`storage.projection.Projector`)
+  in small slices, handing the loop back between slices, so it runs while the flusher
+  waits on the database and never holds trading tasks up for long.
+* **flush** writes prepared records to the database in batches — when
+  ``storage.batch_size`` are waiting or the oldest has waited ``storage.batch_interval_s``
+  (and nothing more is being prepared), whichever comes first — one transaction each.
+  When the database is unreachable the batch goes to the spool (fsynced) and an outage
+  begins: from then on batches go to the spool, and at jittered, growing intervals on the
+  clock the spool is replayed in order. The first replayed batch that commits ends the
+  outage; new records keep going through the spool until it is empty, so nothing
+  overtakes what was spooled before it.
 * the **final flush** at shutdown (:meth:`StorageWriter.on_stop`) writes what is queued,
   or spools it when the database is down; anything still in hand when the actor is
   cancelled or crashes is spooled from a shielded ``finally``.
