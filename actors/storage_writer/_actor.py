@@ -276,6 +276,7 @@ class StorageWriter(Actor):
         finally:
             self._spilling = False
             self._raw_arrived.notify()
+            self._arrived.notify()
 
     # -- flush ---------------------------------------------------------------------------
 
@@ -314,6 +315,10 @@ class StorageWriter(Actor):
         now = self.clock.now_ns()
         interval = int(self.cfg.batch_interval_s * NS_PER_S)
         held = len(self._pending) + len(self._raw)
+        if self._spilling:
+            # The queue is being moved to the spool; taking a batch now could let it
+            # overtake older records on their way to disk.
+            return None
         if self.stats.outage:
             candidates = [self._next_retry_ns]
             if held and self._spool_ok:
@@ -531,6 +536,8 @@ class StorageWriter(Actor):
         if self._spool is None:
             return
         self._take_remaining()
+        if not (self._pending or self._raw or (self._inflight and not self._inflight_spooled)):
+            return
         try:
             if self._inflight and not self._inflight_spooled:
                 await self._append_spool(self._inflight)
