@@ -32,7 +32,7 @@ import numpy as np
 
 from actors.kernels import max_abs_corr
 from actors.kernels._risk import historical_var
-from actors.risk_gate._history import MarketHistory, Series
+from actors.risk_gate._history import F64, MarketHistory, Series
 from actors.risk_gate._portfolio import Portfolio
 from config.sections.risk import RegimeRule
 from config.settings import Settings
@@ -67,7 +67,10 @@ class RiskEngine:
         self.history = history
         self.portfolio = portfolio
         self._approvals: deque[int] = deque()
-        self._corr_cache: dict[tuple[str, tuple[str, ...]], tuple[tuple[int, ...], float]] = {}
+        self._ctx_cache: dict[
+            tuple[str, tuple[str, ...]],
+            tuple[tuple[int, ...], tuple[tuple[str, ...], tuple[str, ...], F64, float]],
+        ] = {}
         self._pdt_day: tuple[int, int, frozenset[str]] = (0, 0, frozenset())
         self.configure(settings)
 
@@ -251,8 +254,7 @@ class RiskEngine:
                 passed=not cfg.require_history,
                 detail=f"{sym}: too little history",
             )
-        hist = self.history
-        others = tuple(o for o in sorted(held) if hist.returns_count(o) >= cfg.min_history)
+        others, _, _, rho = self._context(sym, held)
         if not others:
             return RiskCheck(
                 name="correlation",
@@ -261,18 +263,6 @@ class RiskEngine:
                 passed=True,
                 detail="no open position has history",
             )
-        # ρ depends on the histories only, not on quantities: cached per history version.
-        key = (sym, others)
-        versions = tuple(hist.series[s].version for s in (sym, *others))
-        hit = self._corr_cache.get(key)
-        if hit is not None and hit[0] == versions:
-            rho = hit[1]
-        else:
-            _, mat = hist.aligned((sym, *others), cfg.var_window)
-            rho = max_abs_corr(mat[:, 0], mat[:, 1:], cfg.correlation_window)
-            if len(self._corr_cache) >= 4096:
-                self._corr_cache.clear()
-            self._corr_cache[key] = (versions, rho)
         if not math.isfinite(rho):
             return RiskCheck(
                 name="correlation",
@@ -288,6 +278,33 @@ class RiskEngine:
             passed=rho <= limit,
             detail=f"max |rho| against {len(others)} open position(s)",
         )
+
+    def _context(
+        self, sym: str, held: set[str]
+    ) -> tuple[tuple[str, ...], tuple[str, ...], F64, float]:
+        """Open symbols with and without history, the aligned return matrix of
+        ``(sym, *with)`` and the max |ρ| of ``sym`` against them.
+
+        All of it depends on the histories only, not on quantities, so it is cached
+        against the versions of the series involved; ``sym`` must have history.
+        """
+        hist = self.history
+        series = hist.series
+        key = (sym, tuple(sorted(held)))
+        versions = tuple(series[s].version if s in series else -1 for s in (sym, *key[1]))
+        hit = self._ctx_cache.get(key)
+        if hit is not None and hit[0] == versions:
+            return hit[1]
+        cfg = self.cfg
+        others = tuple(o for o in key[1] if hist.returns_count(o) >= cfg.min_history)
+        skipped = tuple(o for o in key[1] if o not in others)
+        _, mat = hist.aligned((sym, *others), cfg.var_window)
+        rho = max_abs_corr(mat[:, 0], mat[:, 1:], cfg.correlation_window) if others else 0.0
+        ctx = (others, skipped, mat, rho)
+        if len(self._ctx_cache) >= 4096:
+            self._ctx_cache.clear()
+        self._ctx_cache[key] = (versions, ctx)
+        return ctx
 
     def _liquidity(
         self, s: Series | None, qty: float, price: float
@@ -349,18 +366,13 @@ class RiskEngine:
                 passed=not cfg.require_history,
                 detail=f"{sym}: too little history",
             )
-        hist = self.history
         pf = self.portfolio
-        syms = [sym]
-        weights = [pf.exposure(sym) * self._price(sym) + notional]
-        skipped: list[str] = []
-        for other in sorted(held):
-            if hist.returns_count(other) < cfg.min_history:
-                skipped.append(other)
-                continue
-            syms.append(other)
-            weights.append(pf.exposure(other) * self._price(other))
-        _, mat = hist.aligned(tuple(syms), cfg.var_window)
+        price = self._price
+        others, skipped, mat, _ = self._context(sym, held)
+        weights = np.empty(len(others) + 1, dtype=np.float64)
+        weights[0] = pf.exposure(sym) * price(sym) + notional
+        for k, other in enumerate(others, start=1):
+            weights[k] = pf.exposure(other) * price(other)
         if mat.shape[0] < cfg.min_history:
             return RiskCheck(
                 name="var",
@@ -371,11 +383,9 @@ class RiskEngine:
             )
         # The matrix and weights are built here from finite history, so the compiled
         # kernel is called directly, without the checked wrapper's per-call validation.
-        var = max(
-            0.0, historical_var(mat, np.asarray(weights, dtype=np.float64), cfg.var_confidence)
-        )
+        var = max(0.0, historical_var(mat, weights, cfg.var_confidence))
         pct = var / equity * 100.0 if equity > 0 else math.inf
-        detail = f"VaR {var:.2f} over {mat.shape[0]} days, {len(syms)} symbols"
+        detail = f"VaR {var:.2f} over {mat.shape[0]} days, {len(others) + 1} symbols"
         if skipped:
             detail += f"; no history: {','.join(skipped)}"
         return RiskCheck(
