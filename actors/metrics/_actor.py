@@ -64,6 +64,8 @@ from daemon.progress import ClockTimeout, Progress, run_within
 from daemon.safety import SafetyGate, SafetySnapshot
 
 _TEXT = "text/plain; charset=utf-8"
+CHUNK = 64
+"""Most events recorded between two yields to the event loop (~0.1 ms of work)."""
 
 
 @final
@@ -155,10 +157,16 @@ class MetricsActor(Actor):
     # -- events ------------------------------------------------------------------------
 
     async def _consume(self, sub: Subscription[Any]) -> None:
+        channel = sub.channel
         while True:
-            batch = await self.next_batch(sub, 4096)
+            batch = await self.next_batch(sub, CHUNK)
             self._record(batch)
             self.health.idle()
+            if channel.depth() >= CHUNK:
+                # More is waiting: let whatever else is ready run first, so that a long
+                # backlog never holds the loop for more than one chunk at a time.
+                await anyio.lowlevel.checkpoint()
+                continue
             await self._linger()
 
     async def _linger(self) -> None:

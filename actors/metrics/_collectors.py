@@ -33,6 +33,7 @@ from actors.metrics._families import (
 )
 from actors.metrics._recorder import EventRecorder
 from actors.metrics._redis_probe import StreamProbe
+from actors.storage_writer import StorageWriter
 from config.settings import Settings
 from daemon.bus import Bus, Subscription
 from daemon.clock import NS_PER_S, Clock
@@ -130,14 +131,11 @@ class EventCollector(Collector):
             ["status", "purpose"],
             r.order_updates,
         )
-        working: dict[str, int] = {}
-        for purpose in r.working.values():
-            working[purpose] = working.get(purpose, 0) + 1
         yield gauge(
             "tradingd_orders_working",
             "Orders sent and not yet in a terminal status, by purpose.",
             ["purpose"],
-            working,
+            r.working_count,
         )
         yield counter_value(
             "tradingd_orders_working_evicted",
@@ -309,7 +307,7 @@ class EventCollector(Collector):
             "tradingd_metrics_events",
             "Events the metrics actor recorded, by type.",
             ["type"],
-            r.events,
+            {kind.__name__: n for kind, n in r.events.items()},
         )
         yield counter_value(
             "tradingd_metrics_events_shed",
@@ -535,8 +533,6 @@ class StorageCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """Yield the storage families (nothing when there is no storage writer)."""
-        from actors.storage_writer import StorageWriter  # actors import each other lazily
-
         sup = self.probe.supervisor if self.probe is not None else None
         rec = sup.records.get(STORAGE_WRITER) if sup is not None else None
         actor = rec.actor if rec is not None else None

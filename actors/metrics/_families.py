@@ -7,6 +7,7 @@ custom-collector API takes (``CounterMetricFamily`` and friends).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from prometheus_client import utils as _prom_utils
@@ -37,7 +38,7 @@ def counter(
     return fam
 
 
-def counter_value(name: str, doc: str, value: float) -> CounterMetricFamily:
+def counter_value(name: str, doc: str, value: float | Decimal) -> CounterMetricFamily:
     """A counter without labels."""
     return CounterMetricFamily(name, doc, value=float(value))
 

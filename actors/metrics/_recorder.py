@@ -23,6 +23,7 @@ from typing import Any, final
 from config.sections.metrics import MetricsSettings
 from daemon.clock import NS_PER_S
 from daemon.messages import (
+    ZERO,
     AccountSnapshot,
     ActorStatus,
     Alert,
@@ -31,6 +32,7 @@ from daemon.messages import (
     Fill,
     Heartbeat,
     KillSwitchEvent,
+    OrderPurpose,
     OrderStatus,
     OrderUpdate,
     PositionSnapshot,
@@ -39,6 +41,7 @@ from daemon.messages import (
     RegimeUpdate,
     RiskDecision,
     ServiceStatus,
+    Side,
     SignalRecord,
     SignalRejected,
     SignalVerdict,
@@ -46,6 +49,8 @@ from daemon.messages import (
     TradingMode,
     TradingModeChanged,
 )
+
+_TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)
 
 OTHER = "other"
 """Label value standing for every value outside a bounded set."""
@@ -94,8 +99,8 @@ class EventRecorder:
         self.known_sources = frozenset(known_sources)
         self.max_signals = cfg.max_tracked_signals
         self.max_orders = cfg.max_tracked_orders
-        self.events: dict[str, int] = {}
-        """Events recorded, by type name."""
+        self.events: dict[type[Any], int] = {}
+        """Events recorded, by type (named at scrape time)."""
         self.errors = 0
         """Events the recorder failed on (logged by the actor; counting goes on)."""
         # signals
@@ -107,12 +112,14 @@ class EventRecorder:
         self.risk_decisions: dict[str, int] = {}
         self.risk_check_failures: dict[str, int] = {}
         # orders and executions
-        self.order_updates: dict[tuple[str, str], int] = {}
-        self.working: OrderedDict[str, str] = OrderedDict()
+        self.order_updates: dict[tuple[OrderStatus, OrderPurpose], int] = {}
+        self.working: OrderedDict[str, OrderPurpose] = OrderedDict()
+        self.working_count: dict[OrderPurpose, int] = {}
+        """Working orders by purpose, kept as :attr:`working` changes (a scrape reads it)."""
         self.working_evicted = 0
-        self.fills: dict[tuple[str, str], int] = {}
-        self.fill_notional = 0.0
-        self.commission = 0.0
+        self.fills: dict[tuple[Side, OrderPurpose], int] = {}
+        self.fill_notional = ZERO
+        self.commission = ZERO
         self.execution_problems: dict[str, int] = {}
         self.slippage = Buckets(cfg.slippage_buckets_bps)
         self.latency = Buckets(cfg.latency_buckets_s)
@@ -172,8 +179,8 @@ class EventRecorder:
         handler = self._handlers.get(kind)
         if handler is None:
             return
-        name = kind.__name__
-        self.events[name] = self.events.get(name, 0) + 1
+        events = self.events
+        events[kind] = events.get(kind, 0) + 1
         handler(event)
 
     def record_all(self, events: Iterable[Any]) -> int:
@@ -235,16 +242,25 @@ class EventRecorder:
     # -- orders ------------------------------------------------------------------------
 
     def _order(self, u: OrderUpdate) -> None:
+        # The hottest handler (several updates per order): enum members are the keys
+        # (a StrEnum hashes and compares as its value), no helper calls.
         status = u.status
-        _inc(self.order_updates, (status.value, u.purpose.value))
+        key = (status, u.purpose)
+        updates = self.order_updates
+        updates[key] = updates.get(key, 0) + 1
         coid = u.client_order_id
         working = self.working
-        if status.is_terminal:
-            working.pop(coid, None)
+        count = self.working_count
+        if status in _TERMINAL:
+            gone = working.pop(coid, None)
+            if gone is not None:
+                count[gone] -= 1
         elif coid not in working:
-            working[coid] = u.purpose.value
+            working[coid] = purpose = u.purpose
+            count[purpose] = count.get(purpose, 0) + 1
             if len(working) > self.max_orders:
-                working.popitem(last=False)
+                _, evicted = working.popitem(last=False)
+                count[evicted] -= 1
                 self.working_evicted += 1
         cid = u.correlation_id
         if cid and cid in self.pending_signals:
@@ -256,21 +272,24 @@ class EventRecorder:
                 del self.pending_signals[cid]
 
     def _fill(self, f: Fill) -> None:
-        _inc(self.fills, (f.side.value, f.purpose.value))
-        self.fill_notional += float(f.qty * f.price)
-        self.commission += float(f.commission)
+        key = (f.side, f.purpose)
+        fills = self.fills
+        fills[key] = fills.get(key, 0) + 1
+        # Decimal sums: cheaper per fill than converting each to float (done at scrape).
+        self.fill_notional += f.qty * f.price
+        self.commission += f.commission
 
     def _execution(self, e: ExecutionRecord) -> None:
         for p in e.problems:
             _inc(self.execution_problems, p)
-        if e.filled_qty > 0 and e.expected_price is not None:
+        if e.filled_qty and e.expected_price is not None:
             self.slippage.observe(e.slippage_bps)
 
     # -- books -------------------------------------------------------------------------
 
     def _position(self, u: PositionUpdate) -> None:
         p = u.position
-        if p.qty == 0:
+        if not p.qty:
             self.positions.pop(p.symbol, None)
         else:
             self.positions[p.symbol] = p
@@ -279,7 +298,8 @@ class EventRecorder:
         self.account = a
 
     def _trade(self, t: TradeClosed) -> None:
-        _inc(self.trades, "win" if t.pnl > 0 else "loss" if t.pnl < 0 else "flat")
+        pnl = t.pnl
+        _inc(self.trades, "win" if pnl > ZERO else "loss" if pnl < ZERO else "flat")
 
     # -- safety and operations ---------------------------------------------------------
 

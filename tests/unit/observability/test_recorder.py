@@ -154,6 +154,7 @@ def test_latency_map_and_working_orders_are_bounded() -> None:
     assert r.pending_evicted == 2
     assert list(r.working) == ["o3", "o4"]
     assert r.working_evicted == 3
+    assert r.working_count == {"entry": 2}
 
 
 def test_orders_by_status_and_working_set() -> None:
@@ -161,7 +162,9 @@ def test_orders_by_status_and_working_set() -> None:
     r.record(_update(OrderStatus.ACCEPTED))
     r.record(_update(OrderStatus.PARTIALLY_FILLED))
     assert dict(r.working) == {"o1": "entry"}
+    assert r.working_count == {"entry": 1}
     r.record(_update(OrderStatus.FILLED))
+    assert r.working_count == {"entry": 0}
     assert r.order_updates == {
         ("accepted", "entry"): 1,
         ("partially_filled", "entry"): 1,
