@@ -32,19 +32,26 @@ class Fused:
 class Fusion:
     """Per-symbol memory of the latest signal from each source."""
 
-    __slots__ = ("_cfg", "_half_life_ns", "_recent", "_window_ns", "weights")
+    __slots__ = ("_cfg", "_half_life_ns", "_recent", "_window_ns", "published", "weights")
 
     def __init__(self, cfg: FusionSettings) -> None:
         self._recent: OrderedDict[str, dict[str, tuple[Signal, int]]] = OrderedDict()
         self.weights: dict[str, float] = {}
+        self.published: dict[str, float] = {}
+        """Weights from ``SourceWeights`` events; they win over the configured ones."""
         self.configure(cfg)
 
     def configure(self, cfg: FusionSettings) -> None:
-        """Take new settings (reload); the memory of recent signals is kept."""
+        """Take new settings (reload); recent signals and published weights are kept."""
         self._cfg = cfg
         self._window_ns = int(cfg.window_s * NS_PER_S)
         self._half_life_ns = cfg.half_life_s * NS_PER_S
-        self.weights = dict(cfg.weights)
+        self.weights = {**cfg.weights, **self.published}
+
+    def publish_weights(self, weights: dict[str, float]) -> None:
+        """Take weights from a ``SourceWeights`` event."""
+        self.published.update(weights)
+        self.weights.update(weights)
 
     def weight(self, source: str) -> float:
         """The configured (or last published) weight of ``source``."""

@@ -145,7 +145,9 @@ class EntryPipeline:
         self.styles = dict(o.strategy.styles)
         self.fusion_min = o.fusion.min_conviction
         self.fusion.configure(o.fusion)
+        published = self.sizer.published
         self.sizer = Sizer(settings.sizing)
+        self.sizer.set_stats(*published)
         self.vol_key = settings.sizing.volatility_input
         self.limit_entries = o.entry_order_type == "limit"
         self.limit_offset = o.limit_offset_bps / 10_000.0
@@ -165,7 +167,7 @@ class EntryPipeline:
                 if v is not None:
                     self.volatility = v
         elif isinstance(ev, SourceWeights):
-            self.fusion.weights.update(ev.weights)
+            self.fusion.publish_weights(ev.weights)
             self.sizer.set_stats(ev.win_rate, ev.payoff)
 
     # -- the stages ---------------------------------------------------------------------

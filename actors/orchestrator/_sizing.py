@@ -49,7 +49,7 @@ class SizeResult:
 class Sizer:
     """Sizes entries from ``[sizing]``; the configuration is flattened once."""
 
-    __slots__ = ("_cfg", "_kelly_mult", "_lot", "_lot_dec", "_stats", "_tiers")
+    __slots__ = ("_cfg", "_kelly_mult", "_lot", "_lot_dec", "_stats", "_tiers", "published")
 
     def __init__(self, cfg: SizingSettings) -> None:
         self._cfg = cfg
@@ -62,6 +62,8 @@ class Sizer:
             ((t.drawdown_pct / 100.0, t.multiplier) for t in cfg.drawdown_tiers), reverse=True
         )
         self._stats = {name: (s.win_rate, s.payoff) for name, s in cfg.sources.items()}
+        self.published: tuple[dict[str, float], dict[str, float]] = ({}, {})
+        """Win rates and payoffs from ``SourceWeights`` (kept across a reload)."""
 
     @property
     def method(self) -> str:
@@ -70,6 +72,8 @@ class Sizer:
 
     def set_stats(self, win_rate: dict[str, float], payoff: dict[str, float]) -> None:
         """Take per-source statistics from a ``SourceWeights`` event."""
+        self.published[0].update(win_rate)
+        self.published[1].update(payoff)
         for name, w in win_rate.items():
             r = payoff.get(name)
             if r is not None and 0.0 <= w <= 1.0 and r > 0.0:

@@ -92,3 +92,12 @@ def test_ids_are_deterministic_and_distinct() -> None:
     assert entry_order_id("acct", "alpha", "1") != entry_order_id("other", "alpha", "1")
     assert exit_order_id("acct", "x").startswith("x")
     assert len(entry_order_id("acct", "alpha", "1")) == 21
+
+
+def test_published_weights_survive_a_reload() -> None:
+    f = Fusion(FusionSettings(weights={"alpha": 1.0}))
+    f.publish_weights({"alpha": 0.25})
+    f.configure(FusionSettings(weights={"alpha": 3.0, "beta": 2.0}))
+    assert f.weight("alpha") == 0.25
+    assert f.weight("beta") == 2.0
+    assert f.weight("gamma") == 1.0

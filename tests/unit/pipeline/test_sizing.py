@@ -117,3 +117,12 @@ def test_volatility_multiplier_bounds() -> None:
     assert s.volatility_multiplier(20.0) == 1.0
     assert s.volatility_multiplier(80.0) == 0.5
     assert s.volatility_multiplier(5.0) == 1.5
+
+
+def test_published_stats_carry_over_to_a_new_sizer() -> None:
+    old = sizer(method="kelly", sources={})
+    old.set_stats({"alpha": 0.55}, {"alpha": 1.5})
+    new = sizer(method="kelly", sources={})
+    new.set_stats(*old.published)
+    # f = 0.55 - 0.45/1.5 = 0.25 (at the cap): 25,000 / 100 = 250.
+    assert size(new).qty == Decimal(250)
