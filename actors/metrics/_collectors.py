@@ -571,14 +571,18 @@ class StorageCollector(Collector):
             ),
         ):
             yield counter_value(name, doc, value)
-        batch_seconds = getattr(s, "write_seconds", None)
-        if isinstance(batch_seconds, float):
-            yield summary(
-                "tradingd_storage_batch_seconds",
-                "Time spent writing batches to the database (count: batches).",
-                s.batches,
-                batch_seconds,
-            )
+        yield summary(
+            "tradingd_storage_batch_seconds",
+            "Time spent writing batches to the database (count: committed batches); "
+            "rate(sum)/rate(count) is the mean batch latency.",
+            s.batches,
+            s.write_seconds,
+        )
+        yield gauge_value(
+            "tradingd_storage_last_batch_seconds",
+            "How long the latest committed batch write took.",
+            s.last_write_s,
+        )
 
 
 def _dir_bytes(path: Path) -> int:

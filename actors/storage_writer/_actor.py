@@ -370,7 +370,8 @@ class StorageWriter(Actor):
         # What stays behind keeps its (earlier) deadline: under load the next batch
         # goes as soon as the current one is written.
         batch = [pending.popleft() for _ in range(n)]
-        self.stats.pending = len(pending) + len(self._raw)
+        # Still counted as pending: a batch being written is not recorded yet.
+        self.stats.pending = len(pending) + len(self._raw) + n
         return batch
 
     async def _write_direct(self, batch: Sequence[Prepared]) -> None:
@@ -386,10 +387,12 @@ class StorageWriter(Actor):
         finally:
             self._inflight = ()
             self._update_gauges()
+            self.progress.notify()
 
     async def _write(self, batch: Sequence[Prepared]) -> None:
         """Write ``batch``; a rejected batch is split until the bad records are isolated."""
         store = self._store_or_fail()
+        started = self.clock.now_ns()
         try:
             result = await store.write(batch)
         except StorageRejected as exc:
@@ -403,6 +406,9 @@ class StorageWriter(Actor):
         self.stats.recorded += result.recorded
         self.stats.duplicates += result.duplicates
         self.stats.batches += 1
+        took = (self.clock.now_ns() - started) / NS_PER_S
+        self.stats.write_seconds += took
+        self.stats.last_write_s = took
         if self.stats.outage:
             await self._end_outage()
         self.progress.notify()
@@ -699,7 +705,8 @@ class StorageWriter(Actor):
         )
 
     def _update_gauges(self) -> None:
-        self.stats.pending = len(self._pending) + len(self._raw)
+        inflight = 0 if self._inflight_spooled else len(self._inflight)
+        self.stats.pending = len(self._pending) + len(self._raw) + inflight
         self.stats.backlog_frames = self._spool.pending_frames if self._spool else 0
 
     def _db_name(self) -> str:

@@ -29,11 +29,16 @@ class WriterStats:
     outages: int = 0
     """Times the database became unreachable."""
     pending: int = 0
-    """Events waiting in memory right now."""
+    """Events in memory and not yet recorded or spooled (including a batch being written):
+    0 means everything received so far is in the database or in the spool."""
     backlog_frames: int = 0
     """Spool frames waiting to be replayed right now."""
     outage: str = ""
     """Why the database is considered down (empty when it is up)."""
+    write_seconds: float = 0.0
+    """Time spent in committed batch writes, on the daemon's clock (batch-latency metric)."""
+    last_write_s: float = 0.0
+    """How long the latest committed batch write took."""
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for the admin socket and logs."""
