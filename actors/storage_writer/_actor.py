@@ -370,7 +370,8 @@ class StorageWriter(Actor):
         # What stays behind keeps its (earlier) deadline: under load the next batch
         # goes as soon as the current one is written.
         batch = [pending.popleft() for _ in range(n)]
-        self.stats.pending = len(pending) + len(self._raw)
+        # Still counted as pending: a batch being written is not recorded yet.
+        self.stats.pending = len(pending) + len(self._raw) + n
         return batch
 
     async def _write_direct(self, batch: Sequence[Prepared]) -> None:
@@ -386,6 +387,7 @@ class StorageWriter(Actor):
         finally:
             self._inflight = ()
             self._update_gauges()
+            self.progress.notify()
 
     async def _write(self, batch: Sequence[Prepared]) -> None:
         """Write ``batch``; a rejected batch is split until the bad records are isolated."""
@@ -703,7 +705,8 @@ class StorageWriter(Actor):
         )
 
     def _update_gauges(self) -> None:
-        self.stats.pending = len(self._pending) + len(self._raw)
+        inflight = 0 if self._inflight_spooled else len(self._inflight)
+        self.stats.pending = len(self._pending) + len(self._raw) + inflight
         self.stats.backlog_frames = self._spool.pending_frames if self._spool else 0
 
     def _db_name(self) -> str:

@@ -29,7 +29,8 @@ class WriterStats:
     outages: int = 0
     """Times the database became unreachable."""
     pending: int = 0
-    """Events waiting in memory right now."""
+    """Events in memory and not yet recorded or spooled (including a batch being written):
+    0 means everything received so far is in the database or in the spool."""
     backlog_frames: int = 0
     """Spool frames waiting to be replayed right now."""
     outage: str = ""
