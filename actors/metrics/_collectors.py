@@ -608,6 +608,9 @@ class RedisCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Yield the Redis families (nothing when Redis is not used)."""
         links = list(self._links())
+        sp = self.stream()
+        if sp is not None and sp.link.healthy is not None:
+            links.append(sp.link)
         if links:
             yield gauge(
                 "tradingd_redis_connected",
@@ -665,5 +668,6 @@ class RedisCollector(Collector):
             if rec.actor is None:
                 continue
             for value in vars(rec.actor).values():
-                if isinstance(value, RedisLink):
+                # A link never started (a feature turned off) is not a connection.
+                if isinstance(value, RedisLink) and value.healthy is not None:
                     yield value

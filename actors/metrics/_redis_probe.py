@@ -20,6 +20,7 @@ from redis.exceptions import ResponseError
 from config.settings import Settings
 from daemon.bus import Topic
 from daemon.clock import Clock
+from daemon.progress import Progress
 from daemon.redislink import RedisKeys, RedisLink, describe
 
 
@@ -67,6 +68,8 @@ class StreamProbe:
         self.ok = False
         """True when the latest attempt succeeded."""
         self.readings = 0
+        self.progress = Progress()
+        """Notified after every reading (tests wait on it)."""
         self.last_error = ""
         """Why the probe last failed for a reason other than Redis being away."""
 
@@ -131,6 +134,7 @@ class StreamProbe:
         self.last = figures
         self.ok = True
         self.readings += 1
+        self.progress.notify()
         return figures
 
 
