@@ -53,7 +53,14 @@ from daemon.control import ControlRegistry
 from daemon.messages import Alert, Severity
 from daemon.progress import Progress
 from storage import Database, EventStore, Prepared, Projector, Spool, SpoolProblem
-from storage._errors import SpoolError, SpoolUnencodable, StorageRejected, StorageUnavailable
+from storage._errors import (
+    SpoolError,
+    SpoolUnencodable,
+    StorageError,
+    StorageRejected,
+    StorageUnavailable,
+)
+from storage.migrate import FIX_COMMAND, ensure_schema
 from storage.projection import STORED_TYPES, trading_day
 from storage.spool import decode_payload
 
@@ -65,6 +72,11 @@ _PREPARE_SLICE = 64
 round trips) get the loop back within about half a millisecond."""
 
 _log = logging.getLogger("tradingd.storage_writer")
+
+
+def _looks_like_old_schema(error: str) -> bool:
+    # PostgreSQL: relation/column "..." does not exist; SQLite: no such table/column.
+    return "does not exist" in error or "no such table" in error or "no such column" in error
 
 
 def writer_subscription(topic: Topic[Any]) -> Subscription[Any]:
@@ -434,11 +446,14 @@ class StorageWriter(Actor):
             "database unavailable; spooling records locally",
             extra={"event": "storage_unavailable", "error": str(exc), "spool": str(self.spool_dir)},
         )
+        hint = ""
+        if _looks_like_old_schema(str(exc)):
+            hint = f"; the schema looks behind this build: run `{FIX_COMMAND}`"
         await self._alert(
             Severity.ERROR,
             "storage_unavailable",
             f"database {self._db_name()} unavailable ({exc}); records are spooled to "
-            f"{self.spool_dir} and will be written when it is back",
+            f"{self.spool_dir} and will be written when it is back{hint}",
             {"error": str(exc), "spool": str(self.spool_dir)},
         )
         self.progress.notify()
@@ -464,6 +479,14 @@ class StorageWriter(Actor):
         """Write spooled batches in order until the spool is empty or a write fails."""
         spool = self._spool_or_fail()
         replayed = 0
+        if self.stats.outage and self.cfg.auto_migrate and self._db is not None:
+            # The database may have come back empty or older (restored, recreated):
+            # with auto_migrate the writer brings it to this build's schema first.
+            try:
+                await ensure_schema(self._db, auto_migrate=True)
+            except StorageError as exc:
+                await self._enter_outage(StorageUnavailable(str(exc)))
+                return
         while spool.backlog:
             async with self._spool_lock:
                 refs, payloads = await anyio.to_thread.run_sync(spool.peek, self.cfg.batch_size)

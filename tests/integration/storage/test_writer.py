@@ -24,7 +24,7 @@ from daemon import names
 from daemon.bus import Bus
 from daemon.clock import SimClock
 from daemon.messages import Alert, Event
-from storage import Database, Spool
+from storage import Database, Spool, migrate
 from storage.audit import verify_chain
 from storage.models import AlertRow
 from tests.integration.storage.conftest import ACCOUNT
@@ -315,13 +315,33 @@ async def test_unknown_database_writes_nothing_until_migrated(
     async with running(writer, clock):
         await publish(bus, events)
         await wait_for(writer, lambda s: bool(s.outage))
-        assert [a.code for a in drain_alerts(alerts)] == ["storage_unavailable"]
-        from storage import migrate
-
+        raised = drain_alerts(alerts)
+        assert [a.code for a in raised] == ["storage_unavailable"]
+        assert "run `tradingd db upgrade --config" in raised[0].text
         await migrate.upgrade(empty_db)
         clock.advance(2.0)
         await wait_for(writer, lambda s: not s.outage and s.backlog_frames == 0)
         await wait_for(writer, lambda s: s.recorded >= len(events) + 1)
+    assert (await verify_chain(empty_db, ACCOUNT)).ok
+
+
+async def test_with_auto_migrate_a_database_that_comes_back_empty_is_migrated(
+    empty_db: Database, tmp_path: Path
+) -> None:
+    clock = SimClock()
+    bus = Bus()
+    settings = writer_settings(
+        empty_db, tmp_path, batch_size=10, retry_initial_s=1.0, auto_migrate=True
+    )
+    writer = make_writer(None, settings, clock, bus)
+    events = pipeline_events(2)
+    async with running(writer, clock):
+        await publish(bus, events)
+        await wait_for(writer, lambda s: bool(s.outage))
+        clock.advance(2.0)
+        await wait_for(writer, lambda s: not s.outage and s.backlog_frames == 0)
+        await wait_for(writer, lambda s: s.recorded >= len(events) + 1)
+    assert (await migrate.schema_status(empty_db)).up_to_date
     assert (await verify_chain(empty_db, ACCOUNT)).ok
 
 
