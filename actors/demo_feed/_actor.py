@@ -125,6 +125,7 @@ class DemoFeed(Actor):
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._follow)
             tg.start_soon(self._status_loop)
+            await self._wait_for_journal()
             await self._play(groups)
             self.stats.finished = True
             if not self.stop_requested.is_set():
@@ -162,6 +163,22 @@ class DemoFeed(Actor):
         return int(dt.datetime.combine(d, dt.time(), self.tz).timestamp()) * NS_PER_S
 
     # -- playing -------------------------------------------------------------------------
+
+    async def _wait_for_journal(self) -> None:
+        """Hold the first bar until the journal listens (it starts after this actor), so
+        the session can be replayed from its very first input."""
+        if "journal" in self.ctx.settings.actors.disabled:
+            return
+        wanted = f"{names.MARKET}->journal"
+        for _ in range(200):
+            if any(sub.channel.name == wanted for sub in self.market.subscriptions):
+                return
+            await self.clock.sleep(0.05)
+        self.log.warning(
+            "the journal is not listening; playing anyway (this session's journal will "
+            "miss its first bars)",
+            extra={"event": "demo_no_journal"},
+        )
 
     async def _play(self, groups: list[list[MarketItem]]) -> None:
         source = self.source

@@ -52,7 +52,6 @@ from daemon.messages import (
     FlattenAll,
     MarketBatch,
     Signal,
-    TradingMode,
 )
 from daemon.replay._decisions import DECISION_TYPES, DecisionLog
 from daemon.replay._inputs import Step
@@ -64,12 +63,6 @@ REPLAY_DB = "replay.db"
 DECISIONS_FILE = "decisions.jsonl"
 OFF_IN_REPLAY = ("journal", "demo_feed", "alert_bridge")
 """Actors a replay never runs: they would write a journal, play the demo or page people."""
-_MODE_OF = {
-    "start": TradingMode.RUNNING,
-    "resume": TradingMode.RUNNING,
-    "pause": TradingMode.PAUSED,
-    "stop": TradingMode.STOPPED,
-}
 _DAY_NS = 86_400 * NS_PER_S
 
 
@@ -325,9 +318,12 @@ class _Runner:
             if step.kind is Kind.SIGNAL and isinstance(step.event, Signal):
                 res.signals += 1
                 self.signals.send_nowait(step.event)
-            elif step.kind is Kind.CONTROL and isinstance(step.event, ControlCommand):
+            elif step.kind is Kind.CONTROL:
                 res.commands += 1
-                await self._command(step.event)
+                if isinstance(step.event, ControlCommand):
+                    await self._command(step.event)
+                elif isinstance(step.event, (SetMode, EngageKill, ResetKill)):
+                    await self.daemon.bus.service(names.SAFETY).call(step.event)
             await self._settle()
             res.last_ns = max(res.last_ns, step.ts)
 
@@ -392,20 +388,15 @@ class _Runner:
         """Do what an operator's command did live, through the same owners."""
         bus = self.daemon.bus
         args = cmd.args
-        reason = str(args.get("reason") or f"replayed {cmd.cmd}")
-        by = f"replay of uid {cmd.peer_uid}"
+        # The admin socket's own wording, so the records match the live ones.
+        default = (
+            "cancel via the admin socket"
+            if cmd.cmd == "cancel"
+            else f"{cmd.cmd} via the admin socket"
+        )
+        reason = f"{args.get('reason') or default} (by ctl:uid={cmd.peer_uid})"
         now = self.clock.now_ns()
-        if cmd.cmd in _MODE_OF:
-            await bus.service(names.SAFETY).call(
-                SetMode(mode=_MODE_OF[cmd.cmd], reason=reason, by=by)
-            )
-        elif cmd.cmd == "kill":
-            flatten = bool(args.get("flatten", False))
-            await bus.service(names.SAFETY).call(EngageKill(reason=reason, by=by, flatten=flatten))
-        elif cmd.cmd == "reset-kill":
-            force = bool(args.get("force", False))
-            await bus.service(names.SAFETY).call(ResetKill(reason=reason, by=by, force=force))
-        elif cmd.cmd in ("flatten", "close"):
+        if cmd.cmd in ("flatten", "close"):
             symbol = str(args.get("symbol", ""))
             await bus.channel(names.LIFECYCLE_CONTROL).send(
                 FlattenAll(

@@ -7,15 +7,24 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from daemon.journal import JournalGap, JournalHeader, Kind, Record
-from daemon.messages import Bar, ControlCommand, SignalVerdict
+from daemon.messages import (
+    Bar,
+    ControlCommand,
+    KillSwitchEvent,
+    SignalVerdict,
+    TradingModeChanged,
+)
 from daemon.replay._bars import MarketItem, as_message
 from daemon.replay._decisions import normalise
 from daemon.replay._signals import SignalSource
+from daemon.safety import EngageKill, ResetKill, SetMode
 
-REPLAYED_COMMANDS = frozenset(
-    {"start", "stop", "pause", "resume", "kill", "reset-kill", "flatten", "close", "cancel"}
-)
-"""Operator commands that change what the daemon does, and so are replayed."""
+REPLAYED_COMMANDS = frozenset({"flatten", "close", "cancel"})
+"""Operator commands replayed from their ControlCommand record."""
+SAFETY_COMMANDS = frozenset({"start", "stop", "pause", "resume", "kill", "reset-kill"})
+"""Operator commands replayed from the state change they caused (see journal_steps)."""
+OPERATOR_PREFIX = "ctl:"
+"""How the admin socket names the operator in the changes it causes (``ctl:uid=N``)."""
 
 
 class Step(NamedTuple):
@@ -59,12 +68,23 @@ class JournalContents:
 def journal_steps(
     records: Iterable[Record], found: JournalContents, warn: Callable[[str], None]
 ) -> Iterator[Step]:
-    """Input steps of a journal; headers, outputs and gaps go to ``found``."""
+    """Input steps of a journal; headers, outputs and gaps go to ``found``.
+
+    Trading-mode and kill-switch commands are replayed at the moment their change took
+    effect live (the TradingModeChanged / KillSwitchEvent an operator caused), not at
+    their ControlCommand record, which the admin socket writes only after answering: a
+    signal handled in between saw the new state live and must see it in the replay.
+    """
     for rec in records:
         found.frames += 1
         kind, ev = rec.kind, rec.event
         if kind is Kind.MARKET:
             yield Step(rec.ts, kind, ev)
+        elif kind is Kind.DECISION and (req := _operator_request(ev)) is not None:
+            norm = normalise(ev)
+            if norm is not None:
+                found.expected.append(norm)
+            yield Step(rec.ts, Kind.CONTROL, req)
         elif kind is Kind.SIGNAL and isinstance(ev, SignalVerdict):
             norm = normalise(ev)
             if norm is not None:
@@ -93,3 +113,14 @@ def journal_steps(
                 f"journal gap: {ev.dropped} frames were never written ({ev.reason}); "
                 "the replay cannot reproduce what depended on them"
             )
+
+
+def _operator_request(ev: object) -> SetMode | EngageKill | ResetKill | None:
+    """The safety request an operator's command made, from the change it caused."""
+    if isinstance(ev, TradingModeChanged) and ev.by.startswith(OPERATOR_PREFIX):
+        return SetMode(mode=ev.mode, reason=ev.reason or "replayed", by=ev.by)
+    if isinstance(ev, KillSwitchEvent) and ev.by.startswith(OPERATOR_PREFIX):
+        if ev.engaged:
+            return EngageKill(reason=ev.reason or "replayed", by=ev.by, flatten=ev.flatten)
+        return ResetKill(reason=ev.reason or "replayed", by=ev.by, force=ev.forced)
+    return None
