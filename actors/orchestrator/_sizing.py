@@ -71,12 +71,18 @@ class Sizer:
         return self._cfg.method
 
     def set_stats(self, win_rate: dict[str, float], payoff: dict[str, float]) -> None:
-        """Take per-source statistics from a ``SourceWeights`` event."""
+        """Take per-source statistics from a ``SourceWeights`` event.
+
+        A payoff of zero or less (the feedback actor's figure for a source without
+        winning trades) is taken as it is: the source has no edge and Kelly sizes it at
+        zero, rather than trading on stale configured statistics. A win rate outside
+        [0, 1] or a NaN payoff is bad data and leaves the source's statistics unchanged.
+        """
         self.published[0].update(win_rate)
         self.published[1].update(payoff)
         for name, w in win_rate.items():
             r = payoff.get(name)
-            if r is not None and 0.0 <= w <= 1.0 and r > 0.0:
+            if r is not None and 0.0 <= w <= 1.0 and not math.isnan(r):
                 self._stats[name] = (w, r)
 
     def risk_per_unit(self, entry: float, stop: float | None) -> float:
@@ -137,6 +143,11 @@ class Sizer:
                     Decimal(0), "kelly_no_stats", f"no win rate/payoff for source {source!r}"
                 )
             w, r = stats
+            if r <= 0.0:
+                # No winning trades: no win rate gives an edge (and R = 0 would divide).
+                return SizeResult(
+                    Decimal(0), "kelly_no_edge", f"payoff R={r} is not positive (W={w})"
+                )
             f = w - (1.0 - w) / r
             if f <= 0.0:
                 return SizeResult(

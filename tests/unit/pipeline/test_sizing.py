@@ -126,3 +126,32 @@ def test_published_stats_carry_over_to_a_new_sizer() -> None:
     new.set_stats(*old.published)
     # f = 0.55 - 0.45/1.5 = 0.25 (at the cap): 25,000 / 100 = 250.
     assert size(new).qty == Decimal(250)
+
+
+@pytest.mark.parametrize(("win_rate", "payoff"), [(0.0, 0.0), (0.4, 0.0), (0.5, -1.0)])
+def test_published_payoff_of_zero_or_less_means_no_edge(win_rate: float, payoff: float) -> None:
+    # "alpha" is configured with an edge (W=0.6, R=2 -> 250 shares); the feedback actor
+    # then reports no winning trades: the stale configured figures must not be used.
+    s = sizer(method="kelly")
+    assert size(s).qty == Decimal(250)
+    s.set_stats({"alpha": win_rate}, {"alpha": payoff})
+    got = size(s)
+    assert not got.ok
+    assert got.qty == 0
+    assert got.reason == "kelly_no_edge"
+    assert "payoff" in got.detail
+
+
+def test_bad_published_stats_leave_the_configured_ones() -> None:
+    s = sizer(method="kelly")
+    s.set_stats({"alpha": 1.5, "loser": 0.9}, {"alpha": 2.0, "loser": float("nan")})
+    assert size(s).qty == Decimal(250)
+    assert size(s, source="loser").reason == "kelly_no_edge"
+
+
+def test_a_source_regains_its_edge_after_a_winning_trade() -> None:
+    s = sizer(method="kelly")
+    s.set_stats({"alpha": 0.0}, {"alpha": 0.0})
+    assert size(s).reason == "kelly_no_edge"
+    s.set_stats({"alpha": 0.6}, {"alpha": 2.0})
+    assert size(s).qty == Decimal(250)
