@@ -64,8 +64,8 @@ from daemon.progress import ClockTimeout, Progress, run_within
 from daemon.safety import SafetyGate, SafetySnapshot
 
 _TEXT = "text/plain; charset=utf-8"
-CHUNK = 64
-"""Most events recorded between two yields to the event loop (~0.1 ms of work)."""
+CHUNK = 32
+"""Most events recorded between two yields to the event loop (tens of microseconds)."""
 
 
 @final
@@ -186,15 +186,15 @@ class MetricsActor(Actor):
             )
         self.progress.notify()
 
-    def flush(self) -> int:
-        """Record every event already buffered, without waiting; returns how many."""
+    def flush(self, limit: int | None = None) -> int:
+        """Record events already buffered (all, or at most ``limit``) without waiting."""
         sub = self.sub
         if sub is None:
             return 0
         ch = sub.channel
         batch: list[Any] = []
         try:
-            while True:
+            while limit is None or len(batch) < limit:
                 batch.append(ch.receive_nowait())
         except (WouldBlock, anyio.ClosedResourceError, anyio.EndOfStream):
             pass
@@ -202,11 +202,24 @@ class MetricsActor(Actor):
             self._record(batch)
         return len(batch)
 
+    async def catch_up(self) -> None:
+        """Record what is buffered now, ``CHUNK`` events at a time with yields between."""
+        sub = self.sub
+        if sub is None:
+            return
+        left = sub.channel.depth()
+        while left > 0:
+            taken = self.flush(min(left, CHUNK))
+            if not taken:
+                return
+            left -= taken
+            await anyio.lowlevel.checkpoint()
+
     # -- serving -----------------------------------------------------------------------
 
     async def render(self, accept: str = "") -> bytes:
         """The current exposition (events buffered so far included), text format."""
-        self.flush()
+        await self.catch_up()
         body, _ = exposition(self.registry, accept)
         return body
 
@@ -227,7 +240,7 @@ class MetricsActor(Actor):
         )
 
     async def _metrics(self, request: Request) -> Response:
-        self.flush()
+        await self.catch_up()
         body, content_type = exposition(self.registry, request.headers.get("accept", ""))
         return Response(200, body, content_type)
 
