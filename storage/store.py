@@ -35,6 +35,7 @@ from storage._backends import BulkBackend, PostgresBackend, Row, SqliteBackend, 
 from storage._copytext import json_field, text_value
 from storage._engine import Database
 from storage._errmap import map_error
+from storage._errors import StorageUnavailable
 from storage.projection import Prepared, Projector
 
 _TRADE_DAY = t.TRADES.columns.index("day")
@@ -162,6 +163,14 @@ class EventStore:
             plan = await self._plan(fresh, head, skip=skip, text=False)
             await self._apply(be, plan, fast=False)
             await be.commit()
+        except UniqueConflict as exc:
+            # Every audit record here is new and numbered after the head read in this
+            # transaction: a clash means someone else is writing this account's chain.
+            await _quiet_rollback(be)
+            raise StorageUnavailable(
+                f"the audit chain of account {account!r} moved under this writer: another "
+                f"process is writing it ({exc}); check that one daemon owns each account"
+            ) from exc
         except BaseException:
             await _quiet_rollback(be)
             raise
@@ -300,7 +309,9 @@ class EventStore:
         if plan.text:
             await be.insert_lines(t.AUDIT, plan.audit_lines)
         else:
-            await be.insert(t.AUDIT, plan.audit, fast=fast)
+            # Never "ignore conflicts" for the chain: on the safe path every record is new,
+            # so a clash must stop the batch rather than leave a hole in the chain.
+            await be.insert(t.AUDIT, plan.audit, fast=True)
         for spec in t.APPEND_SPECS:
             lines = plan.lines.get(spec)
             if lines:

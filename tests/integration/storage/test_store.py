@@ -290,3 +290,19 @@ async def test_copy_text_rows_equal_tuple_rows(db: Database) -> None:
     assert (again.recorded, again.duplicates) == (0, 100)
     assert await _dump(db, "plain") == await _dump(db, "text")
     assert (await verify_chain(db, "text")).ok
+
+
+async def test_a_stale_head_is_corrected_not_forked(db: Database) -> None:
+    """Two stores on one account (a restarted writer while the old one still had a
+    cached head): the second's first write clashes on the sequence, takes the safe path,
+    re-reads the head and continues the one chain."""
+    prepared = prepare(pipeline_events(12))
+    first, second = EventStore(db, ACCOUNT), EventStore(db, ACCOUNT)
+    await first.write(prepared[:50])
+    await second.write(prepared[50:80])  # learns the head (50) on its first write
+    result = await first.write(prepared[80:120])  # first still believes the head is 50
+    assert (result.recorded, result.safe_path) == (40, True)
+    await second.write(prepared[120:])
+    report = await verify_chain(db, ACCOUNT)
+    assert report.ok, report.describe()
+    assert report.records == len(prepared)
