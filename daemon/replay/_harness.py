@@ -269,6 +269,15 @@ class _Runner:
         self._next_progress = 0.0
 
     async def run(self, inputs: _Peek) -> ReplayResult:
+        try:
+            return await self._run(inputs)
+        except BaseExceptionGroup as group:
+            # One failure (a corrupt journal, a bad input file) is reported as itself.
+            if len(group.exceptions) == 1 and isinstance(group.exceptions[0], Exception):
+                raise group.exceptions[0] from None
+            raise
+
+    async def _run(self, inputs: _Peek) -> ReplayResult:
         res = self.result
         async with anyio.create_task_group() as tg:
             try:
