@@ -19,6 +19,7 @@ from daemon.messages import (
     Alert,
     Bar,
     CancelAllOrders,
+    CancelOrder,
     ExitIntent,
     MarketBatch,
     RegimeUpdate,
@@ -36,9 +37,10 @@ class Orchestrator(Actor):
 
     Inputs: ``orchestrator.in`` (guard verdicts), ``orchestrator.exits`` (ExitIntent),
     ``orchestrator.broker`` (OrderUpdate/Fill), ``orchestrator.control``
-    (CancelAllOrders), ``events`` (RegimeUpdate, SourceWeights) and ``market`` (marks
-    and ADX bars). Each input has its own task; they share state safely because the
-    actor runs on one event loop and every state change between two awaits is whole.
+    (CancelAllOrders, CancelOrder), ``events`` (RegimeUpdate, SourceWeights) and
+    ``market`` (marks and ADX bars). Each input has its own task; they share state
+    safely because the actor runs on one event loop and every state change between two
+    awaits is whole.
     """
 
     def __init__(self, ctx: ActorContext) -> None:
@@ -136,8 +138,21 @@ class Orchestrator(Actor):
                         "cancel all orders",
                         extra={"event": "cancel_all", "orders": n, "reason": item.reason},
                     )
+                elif isinstance(item, CancelOrder):
+                    await self._cancel_one(item)
                 else:
                     await self._bad_input(names.ORCHESTRATOR_CONTROL, item)
+
+    async def _cancel_one(self, req: CancelOrder) -> None:
+        coid = req.client_order_id
+        why = await self.execution.cancel_one(req)
+        extra = {"client_order_id": coid, "reason": req.reason}
+        if why is None:
+            self.log.info("cancel order", extra={"event": "cancel_order", **extra})
+            return
+        # Not a crash and not silent: an operator asked for something that cannot be done.
+        self.log.warning("cancel refused", extra={"event": "cancel_refused", "why": why, **extra})
+        await self._alert("cancel_refused", f"cancel {coid}: {why}", Severity.WARNING)
 
     async def _event_loop(self) -> None:
         on_event = self.pipeline.on_event
@@ -174,12 +189,12 @@ class Orchestrator(Actor):
     async def _bad_input(self, where: str, item: object) -> None:
         await self._alert("bad_input", f"{where}: unexpected {type(item).__name__}")
 
-    async def _alert(self, code: str, text: str) -> None:
+    async def _alert(self, code: str, text: str, severity: Severity = Severity.ERROR) -> None:
         now = self.clock.now_ns()
         await self.bus.topic(names.EVENTS).publish(
             Alert(
                 alert_id=f"orchestrator-{code}-{now}",
-                severity=Severity.ERROR,
+                severity=severity,
                 code=code,
                 text=text,
                 ts=now,

@@ -248,6 +248,25 @@ class Execution:
             n += 1
         return n
 
+    async def cancel_one(self, req: CancelOrder) -> str | None:
+        """Ask the broker to cancel one working order we own; None when asked, else why not.
+
+        The id must name a working order in the books: an order that finished, or one
+        we never sent, is answered with the reason and nothing goes to the broker.
+        """
+        coid = req.client_order_id
+        order = self.orders.get(coid)
+        if order is None:
+            if coid in self.orders.finished:
+                return f"order {coid} is no longer working ({self.orders.finished[coid]})"
+            return f"no working order {coid} in the books"
+        if order.status is OrderStatus.REJECTED:
+            return f"order {coid} was rejected: nothing to cancel"
+        await self.commands.send(
+            CancelOrder(client_order_id=coid, reason=req.reason, ts=self.clock.now_ns())
+        )
+        return None
+
     async def cancel_entries(self, symbol: str, reason: str) -> None:
         """Cancel working entries on ``symbol`` (an exit is closing the position)."""
         now = self.clock.now_ns()
