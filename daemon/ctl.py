@@ -118,10 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("symbol")
     _reason(p)
     add("account", "cash, equity and buying power")
-    p = add("positions", "open positions", lambda a: {"symbol": a.symbol})
-    p.add_argument("symbol", nargs="?", default="")
-    p = add("orders", "working orders", lambda a: {"symbol": a.symbol})
-    p.add_argument("symbol", nargs="?", default="")
+    for name, what in (("positions", "open positions"), ("orders", "working orders")):
+        p = add(name, f"{what} in the daemon's books", _query_args)
+        p.add_argument("symbol", nargs="?", default="")
+        p.add_argument("--broker", action="store_true", help="the broker's view instead")
     p = add(
         "cancel",
         "cancel one order by client order id, or all",
@@ -171,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true", help="with --redis: full JSON envelopes")
     parser.set_defaults(builders=builders)
     return parser
+
+
+def _query_args(a: argparse.Namespace) -> dict[str, Any]:
+    # ``broker`` is sent only when asked for: a daemon of an older protocol build does
+    # not know the field and would refuse it.
+    out: dict[str, Any] = {"symbol": a.symbol}
+    if a.broker:
+        out["broker"] = True
+    return out
 
 
 def _signal_args(a: argparse.Namespace) -> dict[str, Any]:

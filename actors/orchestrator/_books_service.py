@@ -274,6 +274,8 @@ def _local(o: WorkingOrder) -> LocalOrder:
         acked=o.acked,
         submitted_ns=o.submitted_ns,
         broker_order_id=o.broker_order_id,
+        order_type=i.order_type,
+        limit_price=i.limit_price,
     )
 
 

@@ -29,6 +29,7 @@ from daemon.messages import (
     OrderIntent,
     OrderPurpose,
     OrderStatus,
+    OrderType,
     PositionSnapshot,
     Side,
 )
@@ -67,6 +68,8 @@ class LocalOrder(msgspec.Struct, frozen=True, kw_only=True):
     """False while the broker has said nothing about it (an unknown-outcome intent)."""
     submitted_ns: Nanos
     broker_order_id: str = ""
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
 
 
 class LocalState(msgspec.Struct, frozen=True, kw_only=True, tag=True):

@@ -76,6 +76,8 @@ class QueryArgs(Args, frozen=True, kw_only=True):
     """``positions`` / ``orders``: optionally one symbol only."""
 
     symbol: OptionalSymbol = ""
+    broker: bool = False
+    """The broker's own view instead of the daemon's books."""
 
 
 class SignalArgs(Args, frozen=True, kw_only=True):
@@ -129,6 +131,7 @@ class CommandSpec:
 SAFETY = "the safety state (daemon/safety)"
 ORCHESTRATOR = "the orchestrator actor"
 BROKER = "the broker actor (the broker's own view of orders, positions and account)"
+BOOKS = "the orchestrator actor's books (the broker actor with broker=true)"
 LIFECYCLE = "the lifecycle monitor actor"
 GUARD = "the signal guard actor"
 RECONCILER = "the reconciler actor"
@@ -196,8 +199,18 @@ COMMANDS: tuple[CommandSpec, ...] = (
         mutating=True,
         provider=LIFECYCLE,
     ),
-    CommandSpec(name="positions", summary="open positions", args=QueryArgs, provider=BROKER),
-    CommandSpec(name="orders", summary="working orders", args=QueryArgs, provider=BROKER),
+    CommandSpec(
+        name="positions",
+        summary="open positions in the daemon's books (or the broker's)",
+        args=QueryArgs,
+        provider=BOOKS,
+    ),
+    CommandSpec(
+        name="orders",
+        summary="working orders in the daemon's books (or the broker's)",
+        args=QueryArgs,
+        provider=BOOKS,
+    ),
     CommandSpec(name="account", summary="cash, equity and buying power", provider=BROKER),
     CommandSpec(
         name="cancel",

@@ -31,8 +31,10 @@ from daemon.control._status import SAFETY_ACTOR
 from daemon.messages import (
     ActorState,
     CancelAllOrders,
+    CancelOrder,
     ExitReason,
     FlattenAll,
+    OrderStatus,
     Signal,
     SignalVerdict,
     TradingMode,
@@ -40,6 +42,7 @@ from daemon.messages import (
 from daemon.messages.codec import to_builtins
 
 if TYPE_CHECKING:
+    from actors.orchestrator.books_api import LocalOrder
     from daemon.runtime import Daemon
     from daemon.safety.api import SafetyReply
 
@@ -90,9 +93,12 @@ def install_owner_commands(daemon: Daemon, registry: ControlRegistry) -> list[st
     if has_actor(daemon, ORCHESTRATOR_ACTOR):
         _install_orchestrator(daemon, registry)
         bound.append("cancel")
+    if has_actor(daemon, ORCHESTRATOR_ACTOR) or has_actor(daemon, BROKER_ACTOR):
+        _install_book_queries(daemon, registry)
+        bound += ["positions", "orders"]
     if has_actor(daemon, BROKER_ACTOR):
-        _install_broker_queries(daemon, registry)
-        bound += ["positions", "orders", "account"]
+        _install_broker_account(daemon, registry)
+        bound.append("account")
     return bound
 
 
@@ -287,16 +293,48 @@ def _install_lifecycle(daemon: Daemon, registry: ControlRegistry) -> None:
 
 
 def _install_orchestrator(daemon: Daemon, registry: ControlRegistry) -> None:
+    from actors.orchestrator.books_api import BooksClient
+
     channel = daemon.bus.channel(names.ORCHESTRATOR_CONTROL)
+    books = BooksClient(daemon.bus)
+
+    async def cancel_one(call: Call, args: CancelArgs) -> dict[str, Any]:
+        coid = args.order
+        if args.symbol or args.entries_only:
+            raise CommandError(
+                ErrorCode.BAD_ARGS, "symbol and entries_only apply to `cancel all` only"
+            )
+        # Checked against the books first so an unknown id gets a clear answer here; the
+        # orchestrator checks again when it takes the request (the order may finish in
+        # between) and says so in an alert.
+        local = await books.local_state()
+        order = next((o for o in local.orders if o.client_order_id == coid), None)
+        if order is None:
+            raise CommandError(
+                ErrorCode.BAD_ARGS,
+                f"no working order {coid!r} in the books (`orders` lists the working ones)",
+            )
+        if order.status is OrderStatus.REJECTED:
+            raise CommandError(ErrorCode.REFUSED, f"order {coid} was rejected: nothing to cancel")
+        text = args.reason or "cancel via the admin socket"
+        await channel.send(
+            CancelOrder(
+                client_order_id=coid,
+                reason=f"{text} (by {call.peer.label})",
+                ts=daemon.clock.now_ns(),
+            )
+        )
+        return {
+            "requested": "cancel",
+            "order": coid,
+            "symbol": order.symbol,
+            "status": str(order.status),
+        }
 
     async def cancel(call: Call, args: CancelArgs) -> Any:
         require_actor(daemon, ORCHESTRATOR_ACTOR)
         if args.order.lower() != "all":
-            raise CommandError(
-                ErrorCode.UNAVAILABLE,
-                "cancelling one order by id is not served yet: the orchestrator takes only "
-                "CancelAllOrders on its control channel; use `cancel all --symbol SYMBOL`",
-            )
+            return await cancel_one(call, args)
         text = args.reason or "cancel via the admin socket"
         await channel.send(
             CancelAllOrders(
@@ -311,30 +349,71 @@ def _install_orchestrator(daemon: Daemon, registry: ControlRegistry) -> None:
     registry.register("cancel", cancel)
 
 
-# -- broker: positions, orders and account as the broker reports them ------------------
+# -- positions and orders: the daemon's books, or the broker's view ---------------------
 
 
-def _install_broker_queries(daemon: Daemon, registry: ControlRegistry) -> None:
-    # The query messages belong to the broker package; imported here, only when a broker
+def _install_book_queries(daemon: Daemon, registry: ControlRegistry) -> None:
+    # The query messages belong to the actor packages; imported here, only when such an
     # actor runs, so the daemon package does not depend on actors/ otherwise.
+    from actors.broker.queries import BrokerClient
+    from actors.orchestrator.books_api import BooksClient
+
+    books = BooksClient(daemon.bus)
+    broker = BrokerClient(daemon.bus)
+
+    def wanted(symbol: str, args: QueryArgs) -> bool:
+        return not args.symbol or symbol == args.symbol
+
+    async def positions(call: Call, args: QueryArgs) -> Any:
+        if args.broker:
+            require_actor(daemon, BROKER_ACTOR)
+            return [p for p in await broker.positions() if wanted(p.symbol, args)]
+        require_actor(daemon, ORCHESTRATOR_ACTOR)
+        local = await books.local_state()
+        return [p for p in local.positions if wanted(p.symbol, args)]
+
+    async def orders(call: Call, args: QueryArgs) -> Any:
+        if args.broker:
+            require_actor(daemon, BROKER_ACTOR)
+            return [o for o in await broker.open_orders() if wanted(o.symbol, args)]
+        require_actor(daemon, ORCHESTRATOR_ACTOR)
+        local = await books.local_state()
+        return [_order_row(o) for o in local.orders if wanted(o.symbol, args)]
+
+    registry.register("positions", positions)
+    registry.register("orders", orders)
+
+
+def _order_row(o: LocalOrder) -> dict[str, Any]:
+    """A working order of the books, under the column names ``orders`` has always used."""
+    return {
+        "client_order_id": o.client_order_id,
+        "correlation_id": o.correlation_id,
+        "symbol": o.symbol,
+        "side": str(o.side),
+        "qty": o.qty,
+        "filled_qty": o.filled,
+        "avg_fill_price": o.avg_price,
+        "status": str(o.status),
+        "order_type": str(o.order_type),
+        "limit_price": o.limit_price,
+        "purpose": str(o.purpose),
+        "acked": o.acked,
+        "submitted_ns": o.submitted_ns,
+        "broker_order_id": o.broker_order_id,
+    }
+
+
+# -- broker: the account as the broker reports it ---------------------------------------
+
+
+def _install_broker_account(daemon: Daemon, registry: ControlRegistry) -> None:
     from actors.broker.queries import BrokerClient
 
     client = BrokerClient(daemon.bus)
-
-    async def positions(call: Call, args: QueryArgs) -> Any:
-        require_actor(daemon, BROKER_ACTOR)
-        rows = await client.positions()
-        return [p for p in rows if not args.symbol or p.symbol == args.symbol]
-
-    async def orders(call: Call, args: QueryArgs) -> Any:
-        require_actor(daemon, BROKER_ACTOR)
-        rows = await client.open_orders()
-        return [o for o in rows if not args.symbol or o.symbol == args.symbol]
 
     async def account(call: Call, args: NoArgs) -> Any:
         require_actor(daemon, BROKER_ACTOR)
         return await client.account()
 
-    registry.register("positions", positions)
-    registry.register("orders", orders)
     registry.register("account", account)

@@ -3,7 +3,10 @@
 The daemon runs the real ``safety``, ``broker`` (paper) and ``signal_guard`` actors; the
 ``orchestrator`` and ``lifecycle`` slots are filled by recorders that consume exactly
 the channels the real actors consume (their bus contract), so a test can see what a
-command sent. Time is a :class:`SimClock` that only moves when a test moves it.
+command sent. The orchestrator's recorder also serves the real books service over real
+(empty) books, as ``positions``/``orders`` ask it. :func:`trading_definitions` runs the
+whole trading path for real instead. Time is a :class:`SimClock` that only moves when a
+test moves it.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from actors.broker import DEFINITION as BROKER
+from actors.orchestrator import DEFINITION as ORCHESTRATOR
+from actors.orchestrator import Execution
+from actors.orchestrator._books_service import BooksService
+from actors.risk_gate import DEFINITION as RISK_GATE
 from actors.safety import DEFINITION as SAFETY
 from actors.signal_guard import DEFINITION as GUARD
 from config import Settings, settings_from_mapping
@@ -30,7 +37,7 @@ from daemon.actor import Actor, ActorDefinition
 from daemon.clock import SimClock
 from daemon.exitcodes import ExitCode
 from daemon.runtime import Daemon
-from daemon.safety import SafetyStore
+from daemon.safety import SafetyGate, SafetyStore
 
 
 class Notebook:
@@ -52,14 +59,31 @@ class Notebook:
         return list(self.items)
 
 
-def recorder(name: str, channels: tuple[str, ...], book: Notebook) -> ActorDefinition:
-    """A core actor named ``name`` consuming ``channels`` and noting what arrives."""
+def recorder(
+    name: str, channels: tuple[str, ...], book: Notebook, *, books: bool = False
+) -> ActorDefinition:
+    """A core actor named ``name`` consuming ``channels`` and noting what arrives.
+
+    With ``books`` it also serves the orchestrator's books service (real code, empty
+    books), which the ``positions`` and ``orders`` commands ask.
+    """
 
     class Recorder(Actor):
         async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
             async with anyio.create_task_group() as tg:
                 for ch in channels:
                     tg.start_soon(self._drain, ch)
+                if books:
+                    safety = self.ctx.maybe_resource(SafetyGate)  # type: ignore[type-abstract]
+                    ex = Execution(
+                        self.ctx.settings,
+                        clock=self.clock,
+                        bus=self.bus,
+                        safety=safety,
+                        log=self.log,
+                    )
+                    service = BooksService(ex, bus=self.bus, clock=self.clock, log=self.log)
+                    tg.start_soon(service.serve)
                 task_status.started()
 
         async def _drain(self, ch: str) -> None:
@@ -116,7 +140,20 @@ def default_definitions(book: Notebook) -> list[ActorDefinition]:
             "orchestrator",
             (names.ORCHESTRATOR_IN, names.ORCHESTRATOR_CONTROL, names.ORCHESTRATOR_BROKER),
             book,
+            books=True,
         ),
+        recorder("lifecycle", (names.LIFECYCLE_CONTROL,), book),
+        GUARD,
+    ]
+
+
+def trading_definitions(book: Notebook) -> list[ActorDefinition]:
+    """Safety, risk gate, orchestrator, broker and guard for real; lifecycle recorded."""
+    return [
+        SAFETY,
+        RISK_GATE,
+        ORCHESTRATOR,
+        BROKER,
         recorder("lifecycle", (names.LIFECYCLE_CONTROL,), book),
         GUARD,
     ]

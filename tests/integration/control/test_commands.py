@@ -95,7 +95,7 @@ def test_status_without_owners_names_what_is_missing() -> None:
         # No safety actor to ask, but the runtime's safety state (the gate) still reads.
         assert r["safety"]["killed"] is False
         assert set(r["unavailable"]) == {"positions", "orders", "account"}
-        assert "broker actor" in r["unavailable"]["positions"]
+        assert "orchestrator actor's books" in r["unavailable"]["positions"]
 
 
 def test_version_and_help() -> None:
@@ -113,11 +113,13 @@ def test_version_and_help() -> None:
         assert by_name["watch"]["streaming"] is True
 
 
-def test_positions_orders_and_account_come_from_the_broker() -> None:
+def test_positions_orders_and_account_answer_when_empty() -> None:
     with running_daemon() as run, run.connect() as c:
         assert c.ok("positions") == []
         assert c.ok("positions", {"symbol": "AAPL"}) == []
+        assert c.ok("positions", {"broker": True}) == []
         assert c.ok("orders") == []
+        assert c.ok("orders", {"broker": True}) == []
         acct = c.ok("account")
         assert acct["type"] == "AccountSnapshot"
         assert acct["equity"] == "100000.0"
@@ -207,7 +209,11 @@ def test_flatten_close_and_cancel_reach_their_owners() -> None:
         (cancel,) = [i for w, i in items if w == names.ORCHESTRATOR_CONTROL]
         assert (cancel.symbol, cancel.entries_only) == ("AAPL", True)
         err = c.error("cancel", {"order": "abc-123"})
-        assert err["code"] == "unavailable"
+        assert err["code"] == "bad_args"
+        assert "no working order 'abc-123'" in err["message"]
+        err = c.error("cancel", {"order": "abc-123", "symbol": "AAPL"})
+        assert err["code"] == "bad_args"
+        assert "cancel all" in err["message"]
         assert c.error("close", {})["code"] == "bad_args"
 
 

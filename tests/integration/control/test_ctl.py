@@ -144,8 +144,8 @@ def test_refusals_unavailable_commands_and_usage_errors(
         assert "reconciler" in capsys.readouterr().err
         assert ctl.main(["-s", run.path, "kill"]) == CtlExit.USAGE  # --reason is required
         assert ctl.main(["-s", run.path, "launch"]) == CtlExit.USAGE
-        assert ctl.main(["-s", run.path, "--json", "cancel", "x-1"]) == CtlExit.UNAVAILABLE
-        assert msgspec.json.decode(capsys.readouterr().out)["error"]["code"] == "unavailable"
+        assert ctl.main(["-s", run.path, "--json", "cancel", "x-1"]) == CtlExit.FAILED
+        assert msgspec.json.decode(capsys.readouterr().out)["error"]["code"] == "bad_args"
 
 
 def test_signal_reports_the_verdict(capsys: pytest.CaptureFixture[str]) -> None:
