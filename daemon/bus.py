@@ -155,6 +155,12 @@ class Topic(Generic[T]):
         self.default_capacity = default_capacity
         self._subs: list[Subscription[T]] = []
         self._by_name: dict[str, Subscription[T]] = {}
+        # The subscribers each event class goes to, worked out on the first event of
+        # that class: publish() is on every hop of the hot path, and testing each
+        # subscriber's filter per event cost an isinstance per subscriber per event.
+        # Filters are classes (message types), so a match depends on the class alone.
+        # Replaced (not mutated) on (un)subscribe, like ``_subs``.
+        self._routes: dict[type[Any], tuple[Subscription[T], ...]] = {}
 
     def subscribe(
         self,
@@ -184,6 +190,7 @@ class Topic(Generic[T]):
         sub = Subscription(ch, types, lossless)
         self._subs.append(sub)
         self._by_name[name] = sub
+        self._routes = {}
         return sub
 
     def unsubscribe(self, sub: Subscription[T]) -> None:
@@ -194,6 +201,7 @@ class Topic(Generic[T]):
             # subscriber after the one removed.
             self._subs = [s for s in self._subs if s is not sub]
             self._by_name = {n: x for n, x in self._by_name.items() if x is not sub}
+            self._routes = {}
             sub.channel.close()
 
     @property
@@ -201,11 +209,19 @@ class Topic(Generic[T]):
         """Current subscribers, for metrics and status."""
         return tuple(self._subs)
 
+    def _route(self, cls: type[Any]) -> tuple[Subscription[T], ...]:
+        """The subscribers whose filter takes events of class ``cls`` (cached)."""
+        routes = self._routes
+        subs = tuple(s for s in self._subs if s.types is None or issubclass(cls, s.types))
+        routes[cls] = subs
+        return subs
+
     async def publish(self, event: T) -> None:
         """Deliver ``event`` to every matching subscriber (awaits only lossless ones)."""
-        for sub in self._subs:
-            if sub.types is not None and not isinstance(event, sub.types):
-                continue
+        subs = self._routes.get(type(event))
+        if subs is None:
+            subs = self._route(type(event))
+        for sub in subs:
             ch = sub.channel
             try:
                 ch.send_nowait(event)
@@ -222,9 +238,10 @@ class Topic(Generic[T]):
         full make this return False so the caller can fall back to :meth:`publish`.
         """
         ok = True
-        for sub in self._subs:
-            if sub.types is not None and not isinstance(event, sub.types):
-                continue
+        subs = self._routes.get(type(event))
+        if subs is None:
+            subs = self._route(type(event))
+        for sub in subs:
             if not sub.channel.try_send(event) and sub.lossless:
                 sub.channel.stats.shed -= 1
                 ok = False
