@@ -39,6 +39,7 @@ from daemon.control import (
 )
 from daemon.errors import StartupError
 from daemon.exitcodes import ExitCode
+from daemon.gctune import tune_after_startup
 from daemon.logs import hide_secrets
 from daemon.messages import Heartbeat
 from daemon.metrics import HealthProbe, declare_metrics_command
@@ -150,6 +151,9 @@ class Daemon:
             tg.start_soon(self._heartbeat)
             for gate in self.ready_gates:
                 await gate()
+            # Start-up's long-lived heap is frozen out of the collector and gen-0 passes
+            # made rarer: the hot path's garbage is short-lived (daemon/gctune.py).
+            tune_after_startup()
             self.ready.set()
             self.notifier.ready(summary_line(self))
             tg.start_soon(run_watchdog, self.notifier, sup.core_healthy, self._summary, self.clock)

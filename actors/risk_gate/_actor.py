@@ -137,8 +137,19 @@ class RiskGate(Actor):
             pass
 
     def _apply(self, ev: object) -> None:
+        # Most frequent first (the classes are disjoint, so order is only cost): each
+        # traded signal brings two order updates, a fill and a position update, which
+        # went through up to seven isinstance tests each when market events led.
         pf = self.portfolio
-        if isinstance(ev, Bar):
+        if isinstance(ev, OrderUpdate):
+            pf.on_order(ev)
+        elif isinstance(ev, Fill):
+            pf.on_fill(ev)
+        elif isinstance(ev, PositionUpdate):
+            pf.on_position(ev)
+        elif isinstance(ev, AccountSnapshot):
+            pf.on_account(ev)
+        elif isinstance(ev, Bar):
             if ev.interval_s * NS_PER_S == self._interval_ns:
                 self.history.add_bar(ev.symbol, ev.ts // self._interval_ns, ev.close, ev.volume)
         elif isinstance(ev, Tick):
@@ -146,14 +157,6 @@ class RiskGate(Actor):
         elif isinstance(ev, MarketBatch):
             for item in ev.items:
                 self._apply(item)
-        elif isinstance(ev, PositionUpdate):
-            pf.on_position(ev)
-        elif isinstance(ev, AccountSnapshot):
-            pf.on_account(ev)
-        elif isinstance(ev, Fill):
-            pf.on_fill(ev)
-        elif isinstance(ev, OrderUpdate):
-            pf.on_order(ev)
 
     async def _preload(self) -> None:
         for symbol, path in self.ctx.settings.risk.history_files.items():

@@ -36,6 +36,7 @@ from config import Settings
 from daemon import names
 from daemon.bus import Bus
 from daemon.clock import LiveClock
+from daemon.gctune import tune_after_startup
 from daemon.messages import (
     OrderStatus,
     OrderUpdate,
@@ -140,6 +141,9 @@ async def _pipeline_run(phase: str) -> tuple[list[float], float, dict[str, Any]]
         market = bus.topic(names.MARKET)
         for s in feed.syms:
             await market.publish(Tick(symbol=s, price=feed.px[s], size=1e12, ts=clock.now_ns()))
+        # As the daemon does once it is ready (daemon/runtime.py): freeze the start-up
+        # heap and raise the gen-0 collection threshold.
+        tune_after_startup()
 
         counts = {OrderStatus.ACCEPTED: 0, OrderStatus.FILLED: 0}
 
