@@ -3,6 +3,8 @@
 For each backend, in a fresh schema (PostgreSQL: a throwaway schema in DATABASE_URL;
 SQLite: a temporary file):
 
+Each side is run ``REPEATS`` times, interleaved, and the best run of each is reported.
+
 * **ours** — the real :class:`~actors.storage_writer.StorageWriter` on a live clock with
   its default batching. A publisher (standing in for the trading path) publishes a
   realistic event mix (signal, verdict, fusion, risk decision with checks, intents,
@@ -56,6 +58,9 @@ N_SIGNALS = 9_000
 """About 13 events per signal: ~117k records per run."""
 ACCOUNT = "bench"
 PUBLISH_SLICE = 256
+REPEATS = 2
+"""Each figure (ours and the baseline) is the best of this many runs: the machine is
+shared, and the best run is the one least disturbed by others."""
 
 
 def _settings(cfg: StorageSettings, state: Path) -> Settings:
@@ -197,49 +202,63 @@ async def _drop(db: Database) -> None:
 
 
 async def _postgres(events: list[Event], plans: list[Any], tmp: Path) -> Result:
-    run_id = uuid.uuid4().hex[:8]
-    ours_cfg = StorageSettings(url=DATABASE_URL, db_schema=f"bench_w_{run_id}")
-    base_cfg = StorageSettings(url=DATABASE_URL, db_schema=f"bench_b_{run_id}")
-    ours_db, base_db = await _fresh(ours_cfg), await _fresh(base_cfg)
-    try:
-        base_events, base_rows = await _pg_baseline(DATABASE_URL, base_cfg.db_schema, plans)
-        ours = await _writer_run(ours_cfg, events, tmp / "pg")
-    finally:
-        await _drop(ours_db)
-        await _drop(base_db)
-    value = ours.pop("records_per_s")
+    best_base: tuple[float, float] = (0.0, 0.0)
+    best: dict[str, Any] = {"records_per_s": 0.0}
+    for attempt in range(REPEATS):
+        run_id = uuid.uuid4().hex[:8]
+        ours_cfg = StorageSettings(url=DATABASE_URL, db_schema=f"bench_w_{run_id}")
+        base_cfg = StorageSettings(url=DATABASE_URL, db_schema=f"bench_b_{run_id}")
+        ours_db, base_db = await _fresh(ours_cfg), await _fresh(base_cfg)
+        try:
+            base = await _pg_baseline(DATABASE_URL, base_cfg.db_schema, plans)
+            ours = await _writer_run(ours_cfg, events, tmp / f"pg{attempt}")
+        finally:
+            await _drop(ours_db)
+            await _drop(base_db)
+        best_base = max(best_base, base)
+        if ours["records_per_s"] > best["records_per_s"]:
+            best = ours
+    value = best.pop("records_per_s")
     return throughput_result(
         "storage",
         "postgres_records_per_s",
         round(value),
         "records/s",
         "raw asyncpg copy_records_to_table of the same rows, same transactions",
-        round(base_events),
-        baseline_rows_per_s=round(base_rows),
-        **ours,
+        round(best_base[0]),
+        baseline_rows_per_s=round(best_base[1]),
+        best_of=REPEATS,
+        **best,
     )
 
 
 async def _sqlite(events: list[Event], plans: list[Any], tmp: Path) -> Result:
-    ours_cfg = StorageSettings(url=f"sqlite+aiosqlite:///{tmp}/ours.db")
-    base_cfg = StorageSettings(url=f"sqlite+aiosqlite:///{tmp}/base.db")
-    ours_db, base_db = await _fresh(ours_cfg), await _fresh(base_cfg)
-    await base_db.dispose()
-    try:
-        base_events, base_rows = _sqlite_baseline(f"{tmp}/base.db", plans)
-        ours = await _writer_run(ours_cfg, events, tmp / "sqlite")
-    finally:
-        await ours_db.dispose()
-    value = ours.pop("records_per_s")
+    best_base: tuple[float, float] = (0.0, 0.0)
+    best: dict[str, Any] = {"records_per_s": 0.0}
+    for attempt in range(REPEATS):
+        ours_cfg = StorageSettings(url=f"sqlite+aiosqlite:///{tmp}/ours{attempt}.db")
+        base_cfg = StorageSettings(url=f"sqlite+aiosqlite:///{tmp}/base{attempt}.db")
+        ours_db, base_db = await _fresh(ours_cfg), await _fresh(base_cfg)
+        await base_db.dispose()
+        try:
+            base = _sqlite_baseline(f"{tmp}/base{attempt}.db", plans)
+            ours = await _writer_run(ours_cfg, events, tmp / f"sqlite{attempt}")
+        finally:
+            await ours_db.dispose()
+        best_base = max(best_base, base)
+        if ours["records_per_s"] > best["records_per_s"]:
+            best = ours
+    value = best.pop("records_per_s")
     return throughput_result(
         "storage",
         "sqlite_records_per_s",
         round(value),
         "records/s",
         "raw sqlite3 executemany of the same rows, same transactions",
-        round(base_events),
-        baseline_rows_per_s=round(base_rows),
-        **ours,
+        round(best_base[0]),
+        baseline_rows_per_s=round(best_base[1]),
+        best_of=REPEATS,
+        **best,
     )
 
 
