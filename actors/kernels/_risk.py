@@ -43,9 +43,12 @@ def _pearson(x: FloatArray, y: FloatArray, start: int, stop: int) -> float:
         sxy += dx * dy
         sxx += dx * dx
         syy += dy * dy
-    if sxx <= 0.0 or syy <= 0.0:
+    # sqrt each factor first: for tiny (subnormal) deviations sxx * syy underflows to 0
+    # even though both are positive, and the quotient would divide by zero.
+    den = math.sqrt(sxx) * math.sqrt(syy)
+    if den <= 0.0:
         return np.nan
-    r = sxy / math.sqrt(sxx * syy)
+    r = sxy / den
     # Rounding can push |r| a hair past 1 for perfectly (anti)correlated inputs.
     return min(1.0, max(-1.0, r))
 
@@ -112,9 +115,10 @@ def pearson_reference(x: list[float], y: list[float]) -> float:
     sxy = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True))
     sxx = sum((a - mx) ** 2 for a in x)
     syy = sum((b - my) ** 2 for b in y)
-    if sxx <= 0.0 or syy <= 0.0:
+    den = math.sqrt(sxx) * math.sqrt(syy)
+    if den <= 0.0:
         return math.nan
-    return min(1.0, max(-1.0, sxy / math.sqrt(sxx * syy)))
+    return min(1.0, max(-1.0, sxy / den))
 
 
 def historical_var_reference(

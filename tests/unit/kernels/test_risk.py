@@ -117,3 +117,13 @@ def test_max_abs_correlation_known_values() -> None:
     assert max_abs_corr(base, others, 6) == pytest.approx(1.0)  # perfectly anti-correlated
     assert max_abs_corr(base, np.empty((6, 0)), 6) == 0.0  # nothing open
     assert math.isnan(max_abs_corr([0.01], np.array([[0.02]]), 5))  # one observation
+
+
+def test_tiny_deviations_do_not_divide_by_zero() -> None:
+    # Found by hypothesis in CI: sxx * syy underflowed to 0.0 although both were positive.
+    candidate = [0.0, 3.107332059962455e-153]
+    others = [[0.0], [1.5670666586462483e-106]]
+    ref = max_abs_correlation_reference(candidate, [[r[0] for r in others]], 2)
+    got = max_abs_corr(np.array(candidate), np.array(others), 2)
+    assert ref == pytest.approx(1.0)
+    assert got == pytest.approx(ref)
