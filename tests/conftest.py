@@ -7,9 +7,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from config import Settings, settings_from_mapping
 from daemon.clock import SimClock
+
+# Deterministic property tests: a fixed derivation of examples from each test (no random
+# seed per run, no example database), and no per-example deadline, which would turn a
+# loaded CI machine into a failure. Timing never goes in an assertion.
+hypothesis_settings.register_profile(
+    "tradingd",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile("tradingd")
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
