@@ -41,6 +41,8 @@ from daemon.messages import (
 )
 
 _QUANTUM = Decimal("0.00000001")
+_TERMINAL = frozenset(s for s in OrderStatus if s.is_terminal)
+_ACCEPTED, _PARTIAL = OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED
 GHOST_EXIT_REASON = "reconcile_ghost"
 """``TradeClosed.exit_reason`` of a ghost position closed by the reconciler."""
 
@@ -119,24 +121,68 @@ def needs_lookup(order: LocalOrder, cfg: ReconcilerSettings, now: int) -> bool:
 
 
 def plan(local: LocalSnapshot, broker: BrokerView, cfg: ReconcilerSettings, now: int) -> Plan:
-    """Compare ``local`` with ``broker`` and say what to do about every difference."""
+    """Compare ``local`` with ``broker`` and say what to do about every difference.
+
+    One pass over each side with dict lookups, O(n) in the size of the books. The usual
+    case — an order working at the broker with the fills we know of, a position of the
+    same size on both sides — is recognised inline and costs no allocation; only a
+    difference goes through the rules below. (At 10,000 positions and 10,000 orders a
+    clean comparison takes a few milliseconds: ``make bench BENCH=reconcile``.)
+    """
     findings: list[Finding] = []
     booked: dict[str, Decimal] = {}
-    ours = {o.client_order_id for o in local.orders}
+    open_orders = broker.open_orders
+    marks = local.marks
+    # Ids are unique on each side, so counting matches tells whether a set difference
+    # is needed at all (it is not when the books agree).
+    matched = 0  # our orders open at the broker
     for o in local.orders:
-        findings.extend(_order(o, broker, local.marks, booked, cfg, now))
-    for coid in sorted(broker.open_orders.keys() - ours):
-        findings.append(_unknown_order(broker.open_orders[coid], local.marks, cfg))
-    held = {p.symbol: p for p in local.positions}
-    symbols = sorted(held.keys() | broker.positions.keys())
-    for sym in symbols:
-        f = _position(sym, held.get(sym), broker, local.marks, booked, cfg)
+        b = open_orders.get(o.client_order_id)
+        if b is not None:
+            matched += 1
+            # Identity tests first: an enum's hash is a Python-level call.
+            st = b.status
+            if (
+                o.acked
+                and b.filled_qty == o.filled
+                and (st is _ACCEPTED or st is _PARTIAL or st not in _TERMINAL)
+            ):
+                continue  # working at the broker as we know it
+        findings.extend(_order(o, broker, marks, booked, cfg, now))
+    ours = len(local.orders)
+    unknown: list[str] = []
+    if matched < len(open_orders):  # some open broker orders are not ours
+        unknown = sorted(open_orders.keys() - {o.client_order_id for o in local.orders})
+        for coid in unknown:
+            findings.append(_unknown_order(open_orders[coid], marks, cfg))
+
+    theirs = broker.positions
+    differ: list[tuple[str, Finding]] = []
+    matched = 0  # our positions the broker has too
+    for p in local.positions:
+        sym = p.symbol
+        b_pos = theirs.get(sym)
+        if b_pos is not None:
+            matched += 1
+            if b_pos.qty == p.qty and sym not in booked:
+                continue  # the same size on both sides
+        f = _position(sym, p, broker, marks, booked, cfg)
         if f is not None:
-            findings.append(f)
+            differ.append((sym, f))
+    only_theirs: set[str] = set()
+    if matched < len(theirs):  # positions at the broker we do not hold
+        only_theirs = theirs.keys() - {p.symbol for p in local.positions}
+        for sym in only_theirs:
+            f = _position(sym, None, broker, marks, booked, cfg)
+            if f is not None:
+                differ.append((sym, f))
+    # Findings in symbol order, whichever side the symbol was found on.
+    differ.sort(key=lambda x: x[0])
+    findings.extend(f for _, f in differ)
     return Plan(
         findings=findings,
-        positions_checked=len(symbols),
-        orders_checked=len(ours | broker.open_orders.keys()),
+        positions_checked=len(local.positions) + len(only_theirs),
+        orders_checked=ours + len(unknown),
     )
 
 
@@ -262,6 +308,14 @@ def _order(
                 action=f"{Action.REPORTED}: the position check corrects the quantity",
             )
         )
+    if not o.acked or b.status.is_terminal:
+        out.append(_status_finding(o, b))
+    return out
+
+
+def _status_finding(o: LocalOrder, b: BrokerOrder) -> Finding:
+    """Our order's status set to the broker's: an intent it has, or an order it ended."""
+    coid = o.client_order_id
     update = UpdateOrder(
         client_order_id=coid,
         status=b.status,
@@ -270,32 +324,26 @@ def _order(
         filled_qty=b.filled_qty,
     )
     if not o.acked:
-        out.append(
-            Finding(
-                Kind.INTENT_SUBMITTED,
-                o.symbol,
-                coid,
-                before=str(o.status),
-                after=f"{b.status} at the broker, filled {_num(b.filled_qty)}",
-                notional=0.0,
-                action=f"{Action.TRACKED}: {b.status}",
-                corrections=(update,),
-            )
+        return Finding(
+            Kind.INTENT_SUBMITTED,
+            o.symbol,
+            coid,
+            before=str(o.status),
+            after=f"{b.status} at the broker, filled {_num(b.filled_qty)}",
+            notional=0.0,
+            action=f"{Action.TRACKED}: {b.status}",
+            corrections=(update,),
         )
-    elif b.status.is_terminal:
-        out.append(
-            Finding(
-                Kind.ORDER_STATUS,
-                o.symbol,
-                coid,
-                before=str(o.status),
-                after=f"{b.status}" + (f" ({b.reason})" if b.reason else ""),
-                notional=0.0,
-                action=f"{Action.STATUS_UPDATED}: {b.status}",
-                corrections=(update,),
-            )
-        )
-    return out
+    return Finding(
+        Kind.ORDER_STATUS,
+        o.symbol,
+        coid,
+        before=str(o.status),
+        after=f"{b.status}" + (f" ({b.reason})" if b.reason else ""),
+        notional=0.0,
+        action=f"{Action.STATUS_UPDATED}: {b.status}",
+        corrections=(update,),
+    )
 
 
 def _missing_price(o: LocalOrder, b: BrokerOrder, missing: Decimal) -> Decimal:

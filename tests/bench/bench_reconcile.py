@@ -8,6 +8,10 @@ the broker's positions and open orders through the query service, the plan, the 
 * ``run_<N>``: wall time of one run (best of a few), through the reconciler service.
   Baseline: fetching the broker's positions and open orders through the query service,
   the least any reconciliation must do, measured in the same run.
+* ``compare_<N>``: the comparison alone (:func:`actors.reconciler.plan` over the same
+  snapshots, best of a few) — the one stretch of a run that is the reconciler's own
+  synchronous work on the event loop. Baseline: one dict lookup per order and per
+  position over the same snapshots, the floor of any O(n) comparison.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import anyio
 from actors import broker, orchestrator, reconciler
 from actors.broker import BrokerClient, PaperBroker
 from actors.orchestrator.books_api import BooksClient, SetPosition, TrackOrder
-from actors.reconciler import ReconcilerClient
+from actors.reconciler import BrokerView, ReconcilerClient, plan
 from config import Settings
 from daemon.bus import Bus
 from daemon.clock import SimClock
@@ -35,7 +39,7 @@ from daemon.messages import (
     Tick,
     TimeInForce,
 )
-from tests.bench._common import Result, latency_result
+from tests.bench._common import Result, best_of, latency_result
 from tests.pipeline_support import start_actors, with_settings
 
 SIZES = (10, 1_000, 10_000)
@@ -94,8 +98,8 @@ async def _populate(bus: Bus, paper: PaperBroker, clock: SimClock, n: int) -> No
     assert all(r.applied for r in results)
 
 
-async def _one(n: int) -> tuple[float, float]:
-    """(run seconds, baseline seconds) for a book of ``n``."""
+async def _one(n: int) -> tuple[float, float, float, float]:
+    """(run, its baseline, compare, its baseline) in seconds for a book of ``n``."""
     settings = _settings()
     clock = SimClock()
     bus = Bus()
@@ -120,14 +124,40 @@ async def _one(n: int) -> tuple[float, float]:
             orders = await queries.open_orders()
             base_s = min(base_s, time.perf_counter() - t0)
             assert len(positions) == len(orders) == n
+        local = await BooksClient(bus).local_state()
+        view = BrokerView(
+            positions={p.symbol: p for p in positions if p.qty},
+            open_orders={o.client_order_id: o for o in orders},
+        )
+        cfg, at = settings.reconciler, clock.now_ns()
+
+        def compare() -> float:
+            t0 = time.perf_counter()
+            found = plan(local, view, cfg, at)
+            took = time.perf_counter() - t0
+            assert found.findings == []
+            assert found.positions_checked == n
+            return took
+
+        def lookups() -> float:
+            t0 = time.perf_counter()
+            open_orders, held = view.open_orders, view.positions
+            for o in local.orders:
+                open_orders.get(o.client_order_id)
+            for p in local.positions:
+                held.get(p.symbol)
+            return time.perf_counter() - t0
+
+        compare_s = best_of(10, compare)
+        floor_s = best_of(10, lookups)
         tg.cancel_scope.cancel()
-    return run_s, base_s
+    return run_s, base_s, compare_s, floor_s
 
 
 async def _main() -> list[Result]:
     out: list[Result] = []
     for n in SIZES:
-        run_s, base_s = await _one(n)
+        run_s, base_s, compare_s, floor_s = await _one(n)
         out.append(
             latency_result(
                 "reconcile",
@@ -136,6 +166,18 @@ async def _main() -> list[Result]:
                 "ms",
                 "broker positions + open orders through the query service",
                 round(base_s * 1000, 3),
+                positions=n,
+                orders=n,
+            )
+        )
+        out.append(
+            latency_result(
+                "reconcile",
+                f"compare_{n}",
+                round(compare_s * 1000, 3),
+                "ms",
+                "one dict lookup per order and per position over the same snapshots",
+                round(floor_s * 1000, 3),
                 positions=n,
                 orders=n,
             )
