@@ -6,7 +6,7 @@ Events
     never slow trading (DESIGN.md: only best-effort fan-out may shed, and it counts what
     it shed). The alternative, a lossless subscription, would make every publisher —
     the orchestrator included — wait whenever the metrics actor fell a buffer behind.
-    With 65,536 slots and a per-event cost well under a microsecond, shedding takes a
+    With 65,536 slots and a per-event cost of about a microsecond, shedding takes a
     metrics actor starved for a long time; if it happens, ``tradingd_metrics_events_shed_total``
     says by how much the counters undercount (and ``tradingd_channel_shed_total`` too).
 
