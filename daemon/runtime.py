@@ -69,6 +69,7 @@ class Daemon:
         handle_signals: bool = True,
         serve_control: bool = False,
         notifier: SdNotifier | None = None,
+        tune_gc: bool = False,
     ) -> None:
         self.settings = settings
         hide_secrets(configured_secrets(settings))
@@ -93,6 +94,10 @@ class Daemon:
         self.resources[HealthProbe] = HealthProbe(self)
         declare_metrics_command(self.resources[ControlRegistry])
         self._serve_control = serve_control
+        self._tune_gc = tune_gc
+        """Freeze the start-up heap and raise gen-0's threshold once ready: process-wide,
+        so only the real daemon process turns it on (in-process tests and replays do not,
+        or every daemon a test session starts would pin its heap)."""
         self.control_server: ControlServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -153,7 +158,8 @@ class Daemon:
                 await gate()
             # Start-up's long-lived heap is frozen out of the collector and gen-0 passes
             # made rarer: the hot path's garbage is short-lived (daemon/gctune.py).
-            tune_after_startup()
+            if self._tune_gc:
+                tune_after_startup()
             self.ready.set()
             self.notifier.ready(summary_line(self))
             tg.start_soon(run_watchdog, self.notifier, sup.core_healthy, self._summary, self.clock)

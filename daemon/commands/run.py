@@ -61,5 +61,6 @@ async def _run(settings: Settings, config_path: str) -> int:
         reload_loader=partial(load_settings, config_path),
         serve_control=True,
         notifier=SdNotifier.from_env(),
+        tune_gc=True,
     )
     return int(await daemon.run())
