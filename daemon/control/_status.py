@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 SAFETY_ACTOR = "safety"
 """The actor that serves the ``safety`` service (kill switch and trading mode)."""
 
+RECONCILER_ACTOR = "reconciler"
+"""The actor whose start-up run must finish before the daemon is ready."""
+
 
 @functools.cache
 def package_version() -> str:
@@ -57,11 +60,23 @@ def version_info() -> dict[str, Any]:
 
 
 def daemon_state(daemon: Daemon) -> str:
-    """``starting``, ``running`` or ``stopping``."""
+    """``starting``, ``reconciling``, ``running`` or ``stopping``.
+
+    ``reconciling`` while the start-up reconciliation runs: the reconciler reports itself
+    ready only once that run is over, so before the daemon is ready its record is
+    STARTING for exactly that long (a start-up that may take a while on a big book or a
+    slow broker, and that an operator should not mistake for a hang).
+    """
     sup = daemon.supervisor
     if sup is not None and sup.shutdown_requested.is_set():
         return "stopping"
-    return "running" if daemon.ready.is_set() else "starting"
+    if daemon.ready.is_set():
+        return "running"
+    if sup is not None:
+        rec = sup.records.get(RECONCILER_ACTOR)
+        if rec is not None and rec.state is ActorState.STARTING:
+            return "reconciling"
+    return "starting"
 
 
 def uptime_s(daemon: Daemon) -> float:
