@@ -473,3 +473,28 @@ def test_identical_signals_sent_at_once_each_get_their_own_verdict() -> None:
         run.call(both)
         reasons = sorted(r["verdict"]["reason"] or "accepted" for r in results)
         assert reasons == ["accepted", "duplicate_id"]
+
+
+def test_a_signal_call_never_takes_over_another_clients_subscription() -> None:
+    # Topics key subscriptions by name, so a name derived from the signal id would hand
+    # a call the subscription of another client waiting on the same id, and the first to
+    # finish would close it under the other. Stand in for that other client with the
+    # very subscription such a name would have asked for.
+    with running_daemon() as run, run.connect() as c:
+        topic = run.daemon.events
+
+        def other_client() -> Subscription[Any]:
+            return topic.subscribe(
+                "control.signal.twin-2", types=(SignalVerdict,), lossless=False, capacity=256
+            )
+
+        theirs = run.call(other_client)
+        r = c.ok("signal", {"symbol": "AAPL", "side": "buy", "signal_id": "twin-2"})
+        assert r["verdict"]["accepted"] is True
+        # Still theirs, still open, and it saw the verdict as any subscriber does.
+        assert run.call(other_client) is theirs
+        assert theirs in topic.subscriptions
+        verdict = run.call(theirs.channel.receive_nowait)
+        assert isinstance(verdict, SignalVerdict)
+        assert verdict.signal.signal_id == "twin-2"
+        run.call(topic.unsubscribe, theirs)
