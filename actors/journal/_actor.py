@@ -17,6 +17,7 @@ the hole so a replay knows the journal is incomplete there.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import time
@@ -90,6 +91,10 @@ DECISION_TYPES: tuple[type[Any], ...] = (
 """Outputs journalled so a replay can check it reproduced them."""
 
 _SECRET_KEYS = ("password", "secret", "token", "api_key", "apikey")
+try:
+    _VERSION = importlib.metadata.version("tradingd")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree
+    _VERSION = "0+unknown"
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
@@ -374,8 +379,6 @@ class JournalActor(Actor):
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def _header(self, day: str, number: int) -> bytes:
-        from daemon.control._status import package_version
-
         buf = bytearray()
         header = JournalHeader(
             account=self.account,
@@ -383,7 +386,7 @@ class JournalActor(Actor):
             segment=number,
             started_ns=self.clock.now_ns(),
             pid=os.getpid(),
-            version=package_version(),
+            version=_VERSION,
             settings=self._settings_doc,
         )
         append_frame(buf, -1, header.started_ns, Kind.HEADER, header)

@@ -330,6 +330,7 @@ async def _one(
         speed=speed,
         label=label,
         progress=progress,
+        tune_gc=True,
     )
     res = await run_replay(cfg, _steps(inp, args, found, warnings))
     if progress is not None:

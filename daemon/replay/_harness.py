@@ -97,6 +97,9 @@ class ReplayConfig:
     (orders sent on the last bar get their fills)."""
     progress: Callable[[Progress], None] | None = None
     progress_every_s: float = 1.0
+    tune_gc: bool = False
+    """Freeze the start-up heap and relax the young-generation GC once ready, as
+    ``tradingd run`` does (process-wide: for a process of its own, not in tests)."""
 
 
 @dataclass
@@ -245,7 +248,12 @@ class _Runner:
         # A watchdog interval of months: status refreshes are liveness, not decisions.
         notifier = SdNotifier(None, watchdog_usec=60 * 86_400 * 1_000_000)
         self.daemon = Daemon(
-            settings, clock=clock, handle_signals=False, serve_control=False, notifier=notifier
+            settings,
+            clock=clock,
+            handle_signals=False,
+            serve_control=False,
+            notifier=notifier,
+            tune_gc=cfg.tune_gc,
         )
         self.daemon.resources[Database] = db
         bus = self.daemon.bus
