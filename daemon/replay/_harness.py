@@ -334,7 +334,7 @@ class _Runner:
             await self._advance(step.ts)
             if step.kind is Kind.SIGNAL and isinstance(step.event, Signal):
                 res.signals += 1
-                self.signals.send_nowait(step.event)
+                await self.signals.send(step.event)
             elif step.kind is Kind.CONTROL:
                 res.commands += 1
                 if isinstance(step.event, ControlCommand):
