@@ -518,9 +518,11 @@ class Execution:
     async def on_mark(self, symbol: str, price: float) -> None:
         """Record a price: marks the books; a throttled ``AccountSnapshot`` when holding."""
         self.last_price[symbol] = price
+        # Mark even when flat: a position opened later must start from the current price,
+        # not the last mark of a previous position (its stops would fire at once).
+        self.books.mark(symbol, price)
         if self.books.qty(symbol) == 0:
             return
-        self.books.mark(symbol, price)
         self._equity = None
         await self._account_snapshot()
 

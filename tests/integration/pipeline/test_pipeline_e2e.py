@@ -335,3 +335,38 @@ async def test_cancel_all_cancels_a_resting_limit() -> None:
             (rec,) = await p.events.wait_kind(ExecutionRecord)
     assert rec.status is OrderStatus.CANCELLED
     assert rec.problems == ("zero_fill",)
+
+
+async def test_a_re_entered_position_is_marked_at_the_current_price_not_a_stale_one() -> None:
+    # Regression (found replaying SPY): while flat, marks were not recorded, so a
+    # re-entered position carried the previous position's last price and its stop or
+    # target fired at once in the lifecycle monitor.
+    moved = round(PX * 1.2, 2)
+    with anyio.fail_after(20):
+        async with running_pipeline() as p:
+            await p.tick("AAPL", PX)
+            await p.send(aapl(p.clock, "r1"))
+            await p.events.wait_kind(ExecutionRecord)
+            await p.bus.channel(names.ORCHESTRATOR_EXITS).send(
+                ExitIntent(
+                    exit_id="close-r1",
+                    symbol="AAPL",
+                    side=Side.SELL,
+                    reason=ExitReason.OPERATOR,
+                    ts=p.clock.now_ns(),
+                )
+            )
+            await p.events.wait_kind(TradeClosed)
+            await p.tick("AAPL", moved)  # the market moves while we are flat
+            await p.send(
+                aapl(
+                    p.clock,
+                    "r2",
+                    entry_price=moved,
+                    stop_price=round(moved * 0.95, 2),
+                    target_price=round(moved * 1.1, 2),
+                )
+            )
+            await p.events.wait_kind(ExecutionRecord, 3)
+    reopened = [u.position for u in p.events.of(PositionUpdate) if u.position.qty > 0][-1]
+    assert reopened.last_price == pytest.approx(moved)
