@@ -21,7 +21,7 @@ import importlib.metadata
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, final
@@ -61,6 +61,7 @@ from daemon.messages import (
     TradeClosed,
     TradingModeChanged,
 )
+from daemon.redaction import configured_secrets
 from daemon.safety import SessionCalendar
 
 SUBSCRIBER = "journal"
@@ -115,17 +116,26 @@ def event_kind(event: object) -> Kind | None:
     return None
 
 
-def redact(value: Any) -> Any:
-    """``value`` (plain settings data) with passwords and tokens replaced by ``***``."""
+def redact(value: Any, secrets: Sequence[str] = ()) -> Any:
+    """``value`` (plain settings data) with passwords and tokens replaced by ``***``.
+
+    Keys that name a secret are blanked, URL passwords masked, and every credential in
+    ``secrets`` (from :func:`daemon.redaction.configured_secrets`, which also knows
+    ``redis://:password@`` URLs and webhook path tokens) is masked wherever it appears.
+    """
     if isinstance(value, dict):
         return {
-            k: "***" if any(s in k.lower() for s in _SECRET_KEYS) and v else redact(v)
+            k: "***" if any(s in k.lower() for s in _SECRET_KEYS) and v else redact(v, secrets)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v, secrets) for v in value]
     if isinstance(value, str):
-        return _URL_PASSWORD.sub(r"\1***@", value)
+        out = _URL_PASSWORD.sub(r"\1***@", value)
+        for secret in secrets:
+            if secret:
+                out = out.replace(secret, "***")
+        return out
     return value
 
 
@@ -169,7 +179,7 @@ class JournalActor(Actor):
         self.account = s.daemon.account
         self.directory = journal_dir(s)
         self.calendar = SessionCalendar(s.daemon.timezone, s.safety.session_boundary)
-        self._settings_doc = redact(msgspec.to_builtins(s))
+        self._settings_doc = redact(msgspec.to_builtins(s), configured_secrets(s))
         events_types = INPUT_EVENT_TYPES + (DECISION_TYPES if self.cfg.decisions else ())
         self.event_sub = subscription(self.bus.topic(names.EVENTS), events_types)
         self.market_sub = (

@@ -151,3 +151,18 @@ def test_secrets_are_redacted_from_the_header() -> None:
     assert out["alerts"]["webhook"]["token"] == "***"
     assert out["alerts"]["webhook"]["url"] == "https://h/x"
     assert out["redis"]["password"] == ""
+
+
+def test_configured_credentials_never_reach_the_journal_header(tmp_path: Path) -> None:
+    # The header keeps the settings for replay; credentials that the key/URL rules alone
+    # missed (a Redis URL with an empty user, a token in a webhook's path) must not leak.
+    settings = tmp_settings(
+        tmp_path,
+        redis={"url": "redis://:r3dis-pass-123@127.0.0.1:6379/0"},
+        alerts={"webhook": {"url": "https://hooks.example/services/T0K3N-abcdefgh-XYZ"}},
+    )
+    actor = JournalActor(context("journal", settings, SimClock(T0), Bus()))
+    text = repr(actor._settings_doc)
+    assert "r3dis-pass-123" not in text
+    assert "T0K3N-abcdefgh-XYZ" not in text
+    assert "***" in text
