@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import anyio
@@ -125,4 +126,21 @@ async def test_reload_hands_valid_settings_to_actors_and_rejects_invalid(
         assert daemon.settings.risk.max_position_pct == 5
         assert await daemon.reload() is False
         assert daemon.settings is new
+        daemon.request_stop("test")
+
+
+async def test_in_process_daemons_leave_the_process_gc_settings_alone(
+    sim_clock: SimClock, tmp_path: Path
+) -> None:
+    # GC tuning is process-wide, so only the real daemon process opts in (tune_gc=True);
+    # a test session that starts many daemons must not pin each one's heap.
+    before = (gc.get_threshold(), gc.get_freeze_count())
+    rec = Recorder()
+    daemon = Daemon(
+        tmp_settings(tmp_path), clock=sim_clock, definitions=[worker_def(rec)], handle_signals=False
+    )
+    async with sim_clock.autojumping(), anyio.create_task_group() as tg:
+        tg.start_soon(daemon.run)
+        await daemon.ready.wait()
+        assert (gc.get_threshold(), gc.get_freeze_count()) == before
         daemon.request_stop("test")
