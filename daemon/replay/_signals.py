@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from daemon.messages import Bar, Side, Signal, TradeType
@@ -195,10 +195,45 @@ class EmaCross(SignalSource):
         return None
 
 
+class _Extreme:
+    """The highest (or lowest) of the last ``window`` values pushed, in O(1) amortised.
+
+    A monotonic deque of ``(index, value)``: a value beaten by a newer one can never be
+    the extreme again and is dropped as it is beaten, so a query only trims expired
+    entries off the front. Replays push every bar of long series; the slice-and-scan
+    this replaces cost ~17 µs a bar with a 120-bar channel.
+    """
+
+    __slots__ = ("_q", "_sign", "window")
+
+    def __init__(self, window: int, *, highest: bool) -> None:
+        self.window = window
+        self._sign = 1.0 if highest else -1.0
+        self._q: deque[tuple[int, float]] = deque()
+
+    def push(self, i: int, value: float) -> None:
+        """Add the value of bar number ``i`` (numbers increase by one per bar)."""
+        q, s = self._q, self._sign
+        while q and s * q[-1][1] <= s * value:
+            q.pop()
+        q.append((i, value))
+
+    def over_last(self, i: int) -> float:
+        """The extreme of the values pushed for bars ``i - window .. i - 1``."""
+        q = self._q
+        start = i - self.window
+        while q[0][0] < start:
+            q.popleft()
+        return q[0][1]
+
+
 @dataclass
 class _Channel:
-    highs: deque[float] = field(default_factory=deque)
-    lows: deque[float] = field(default_factory=deque)
+    entry_high: _Extreme
+    entry_low: _Extreme
+    exit_high: _Extreme
+    exit_low: _Extreme
+    seen: int = 0
 
 
 class Breakout(SignalSource):
@@ -216,25 +251,31 @@ class Breakout(SignalSource):
     def update(self, bar: Bar, held: int) -> int | None:
         st = self._state.get(bar.symbol)
         if st is None:
-            st = self._state[bar.symbol] = _Channel()
-        want: int | None = None
-        if len(st.highs) >= self._n:
             ne, nx = int(self.p["entry"]), int(self.p["exit"])
-            hi_e = max(list(st.highs)[-ne:])
-            lo_e = min(list(st.lows)[-ne:])
-            hi_x = max(list(st.highs)[-nx:])
-            lo_x = min(list(st.lows)[-nx:])
-            if bar.close > hi_e:
+            st = self._state[bar.symbol] = _Channel(
+                _Extreme(ne, highest=True),
+                _Extreme(ne, highest=False),
+                _Extreme(nx, highest=True),
+                _Extreme(nx, highest=False),
+            )
+        i = st.seen
+        want: int | None = None
+        if i >= self._n:
+            c = bar.close
+            if c > st.entry_high.over_last(i):
                 want = 1
-            elif bar.close < lo_e and self.common.short:
+            elif self.common.short and c < st.entry_low.over_last(i):
                 want = -1
-            elif (held > 0 and bar.close < lo_x) or (held < 0 and bar.close > hi_x):
+            elif (held > 0 and c < st.exit_low.over_last(i)) or (
+                held < 0 and c > st.exit_high.over_last(i)
+            ):
                 want = 0
-        st.highs.append(bar.high)
-        st.lows.append(bar.low)
-        if len(st.highs) > self._n:
-            st.highs.popleft()
-            st.lows.popleft()
+        h, lo = bar.high, bar.low
+        st.entry_high.push(i, h)
+        st.entry_low.push(i, lo)
+        st.exit_high.push(i, h)
+        st.exit_low.push(i, lo)
+        st.seen = i + 1
         return want
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daemon.messages import Bar, Side, TradeType
 from daemon.replay import SignalSpecError, parse_signals
@@ -60,6 +62,58 @@ def test_breakout_enters_above_the_channel_and_exits_below() -> None:
     sigs = run("breakout:entry=3,exit=2", closes)
     # bar 4 closes above the 3-bar high (10.5); bar 7 below the 2-bar low (10.5)
     assert sigs == [(4, "buy", False), (7, "sell", True)]
+
+
+def _breakout_reference(
+    entry: int, exit_: int, short: bool, series: list[tuple[float, float, float]]
+) -> list[int | None]:
+    """The channel rule read literally: extremes of the previous bars by scanning them."""
+    n = max(entry, exit_)
+    highs: list[float] = []
+    lows: list[float] = []
+    held = 0
+    out: list[int | None] = []
+    for h, lo, c in series:
+        want: int | None = None
+        if len(highs) >= n:
+            if c > max(highs[-entry:]):
+                want = 1
+            elif short and c < min(lows[-entry:]):
+                want = -1
+            elif (held > 0 and c < min(lows[-exit_:])) or (held < 0 and c > max(highs[-exit_:])):
+                want = 0
+        highs.append(h)
+        lows.append(lo)
+        if want is not None and (short or want >= 0):
+            held = want
+        out.append(want)
+    return out
+
+
+@given(
+    entry=st.integers(1, 8),
+    exit_=st.integers(1, 8),
+    short=st.booleans(),
+    moves=st.lists(st.integers(-3, 3), min_size=1, max_size=80),
+)
+def test_breakout_channel_matches_a_literal_scan(
+    entry: int, exit_: int, short: bool, moves: list[int]
+) -> None:
+    src = parse_signals(f"breakout:entry={entry},exit={exit_},short={int(short)}")
+    series: list[tuple[float, float, float]] = []
+    price = 100.0
+    for m in moves:
+        price += m
+        series.append((price + abs(m) / 2, price - 1.0, price))
+    got: list[int | None] = []
+    held = 0
+    for i, (h, lo, c) in enumerate(series):
+        bar = Bar(symbol="X", open=c, high=h, low=lo, close=c, ts=(i + 1) * 1_000)
+        want = src.update(bar, held)
+        got.append(want)
+        if want is not None and (short or want >= 0):
+            held = want
+    assert got == _breakout_reference(entry, exit_, short, series)
 
 
 def test_mean_reversion_buys_oversold_and_sells_recovered() -> None:
