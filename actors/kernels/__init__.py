@@ -6,7 +6,11 @@ to output arrays the caller owns. See docs/kernels.md for what is compiled, why,
 it is verified and what start-up costs.
 
 * exits: :func:`evaluate_exits` (+ :func:`evaluate_exits_reference`) over the position
-  matrices laid out by the ``F_*``/``I_*`` constants;
+  matrices laid out by the ``F_*``/``I_*`` constants; :func:`mark_and_check` (+ its
+  reference) marks positions and checks them over a whole batch of market updates;
+* market data as arrays: :class:`MarketColumns` (:func:`columns_of` a MarketBatch),
+  and :class:`HorizonBoard`, where price-driven actors say how far a stretch of market
+  data can go before they might act (replay batching);
 * indicators: :func:`ema_update`, :func:`atr_update`, :func:`adx_update`, wrapped by
   :class:`IndicatorBank`;
 * risk: :func:`portfolio_var`, :func:`rolling_corr`, :func:`max_abs_corr`;
@@ -22,6 +26,12 @@ from actors.kernels._api import returns_from_equity as returns_from_equity
 from actors.kernels._api import rolling_corr as rolling_corr
 from actors.kernels._bank import IndicatorBank as IndicatorBank
 from actors.kernels._bank import batch_buffers as batch_buffers
+from actors.kernels._columns import Horizon as Horizon
+from actors.kernels._columns import HorizonBoard as HorizonBoard
+from actors.kernels._columns import MarketColumns as MarketColumns
+from actors.kernels._columns import Stretch as Stretch
+from actors.kernels._columns import columns_of as columns_of
+from actors.kernels._columns import remember_columns as remember_columns
 from actors.kernels._exits import (
     CODE_END_OF_DAY as CODE_END_OF_DAY,
 )
@@ -60,6 +70,8 @@ from actors.kernels._exits import new_book as new_book
 from actors.kernels._indicators import adx_update as adx_update
 from actors.kernels._indicators import atr_update as atr_update
 from actors.kernels._indicators import ema_update as ema_update
+from actors.kernels._stream import mark_and_check as mark_and_check
+from actors.kernels._stream import mark_and_check_reference as mark_and_check_reference
 from actors.kernels._validate import KernelInputError as KernelInputError
 from actors.kernels._validate import as_float_array as as_float_array
 from actors.kernels._validate import as_price_array as as_price_array
@@ -82,11 +94,15 @@ __all__ = (
     "NO_EXIT",
     "REASONS",
     "REASON_CODES",
+    "Horizon",
+    "HorizonBoard",
     "IndicatorBank",
     "KernelInputError",
     "KernelWarmUp",
+    "MarketColumns",
     "PerformanceStats",
     "PositionRow",
+    "Stretch",
     "WarmUpReport",
     "adx_update",
     "as_float_array",
@@ -95,14 +111,18 @@ __all__ = (
     "batch_buffers",
     "check_bar",
     "check_price",
+    "columns_of",
     "ema_update",
     "evaluate_exits",
     "evaluate_exits_reference",
     "evaluate_position",
+    "mark_and_check",
+    "mark_and_check_reference",
     "max_abs_corr",
     "new_book",
     "performance",
     "portfolio_var",
+    "remember_columns",
     "returns_from_equity",
     "rolling_corr",
     "warm_up",

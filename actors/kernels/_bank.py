@@ -114,6 +114,18 @@ class IndicatorBank:
         return float(self._adx[ADX_PLUS_DI, j]), float(self._adx[ADX_MINUS_DI, j])
 
     @property
+    def ema_state(self) -> FloatArray:
+        """The EMA state matrix (``EMA_*`` rows, one column per symbol), for kernels
+        that update it in place; replaced when the bank grows, so fetch it after
+        :meth:`column`."""
+        return self._ema
+
+    @property
+    def atr_state(self) -> FloatArray:
+        """The ATR state matrix (``ATR_*`` rows); see :attr:`ema_state`."""
+        return self._atr
+
+    @property
     def ema_values(self) -> FloatArray:
         """Every column's EMA (a view; do not write)."""
         values: FloatArray = self._ema[EMA_VALUE]

@@ -30,6 +30,7 @@ from actors.kernels._indicators import (
 from actors.kernels._jit import COMPILED
 from actors.kernels._perf import performance_stats, simple_returns
 from actors.kernels._risk import historical_var, max_abs_correlation, rolling_correlation
+from actors.kernels._stream import mark_and_check
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,29 @@ def _calls() -> dict[str, Callable[[], object]]:
     trigger = np.zeros(2, dtype=np.float64)
     return {
         "evaluate_exits": lambda: evaluate_exits(fb, ib, 0, 0, reason, trigger),
+        "mark_and_check": lambda: mark_and_check(
+            fb,
+            ib,
+            0,
+            i1,
+            i1,
+            np.zeros(4, dtype=np.bool_),
+            i1,
+            f1,
+            f1,
+            f1,
+            i1,
+            i1,
+            0,
+            0,
+            new_state(EMA_FIELDS, 1),
+            new_state(ATR_FIELDS, 1),
+            3,
+            3,
+            i1,
+            reason,
+            trigger,
+        ),
         "ema_update": lambda: ema_update(new_state(EMA_FIELDS, 1), i1, f1, 0, 3),
         "atr_update": lambda: atr_update(new_state(ATR_FIELDS, 1), i1, f1, f1, f1, 0, 3),
         "adx_update": lambda: adx_update(new_state(ADX_FIELDS, 1), i1, f1, f1, f1, 0, 3),
