@@ -1,8 +1,8 @@
 """Typed, bounded channels between actors; topic fan-out; request/reply.
 
-Design for the hot path (DESIGN.md, "Messages and channels"): an awaited ``send`` on an
-anyio memory stream costs a scheduler round trip per message, while ``send_nowait`` into
-a stream whose receiver drains in batches costs a fraction of that. So:
+Design for the hot path (DESIGN.md, "Messages and channels"): an awaited send or receive
+that goes through the scheduler costs far more than handing a message over in place, so
+nothing here yields unless it has to wait:
 
 * :meth:`Channel.send` tries ``send_nowait`` first and only awaits when the buffer is
   full — that await *is* the backpressure; trading messages are never dropped.
@@ -16,13 +16,14 @@ a stream whose receiver drains in batches costs a fraction of that. So:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, final
 
-import anyio
-from anyio import WouldBlock
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio import ClosedResourceError, EndOfStream, WouldBlock
 
 T = TypeVar("T")
 Req = TypeVar("Req")
@@ -47,9 +48,26 @@ class Channel(Generic[T]):
 
     The channel outlives the actors at its ends, so a restarted actor picks up
     where its predecessor stopped, with the buffered messages intact.
+
+    Built on a deque and bare asyncio futures rather than an anyio memory stream: a
+    memory stream's ``receive`` yields to the event loop once per call even when a
+    message is waiting and allocates an event per wait, which on a signal's path through
+    five actors was a quarter of its cost. Messages stay in the deque until taken, so
+    a receiver cancelled while waiting loses nothing; a woken waiter that is cancelled
+    before it runs passes its wake-up on. Waiting is cancellable by anyio cancel scopes
+    (anyio cancels asyncio tasks by ``Task.cancel``).
     """
 
-    __slots__ = ("_recv", "_send", "capacity", "name", "stats")
+    __slots__ = (
+        "_closed",
+        "_items",
+        "_receivers",
+        "_run",
+        "_senders",
+        "capacity",
+        "name",
+        "stats",
+    )
 
     def __init__(self, name: str, capacity: int) -> None:
         if capacity < 1:
@@ -57,66 +75,160 @@ class Channel(Generic[T]):
         self.name = name
         self.capacity = capacity
         self.stats = ChannelStats()
-        self._send: MemoryObjectSendStream[T]
-        self._recv: MemoryObjectReceiveStream[T]
-        self._send, self._recv = anyio.create_memory_object_stream[T](capacity)
+        self._items: deque[T] = deque()
+        self._receivers: deque[asyncio.Future[None]] = deque()
+        self._senders: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+        # Receives answered at once since the last real wait; see _yield_now.
+        self._run = 0
+
+    # -- sending ----------------------------------------------------------------------------
 
     async def send(self, item: T) -> None:
         """Deliver ``item``; waits only while the channel is full (backpressure)."""
-        try:
-            self._send.send_nowait(item)
-        except WouldBlock:
+        items = self._items
+        if len(items) >= self.capacity and not self._closed:
             self.stats.blocked += 1
-            await self._send.send(item)
-        self.stats.sent += 1
+            while len(items) >= self.capacity and not self._closed:
+                await _wait(self._senders, items, self.capacity)
+        self.send_nowait(item)
 
     def send_nowait(self, item: T) -> None:
-        """Deliver ``item`` or raise :class:`anyio.WouldBlock` if the channel is full."""
-        self._send.send_nowait(item)
+        """Deliver ``item`` or raise :class:`anyio.WouldBlock` if the channel is full.
+
+        Raises :class:`anyio.ClosedResourceError` once the channel is closed.
+        """
+        if self._closed:
+            raise ClosedResourceError(f"channel {self.name!r} is closed")
+        items = self._items
+        if len(items) >= self.capacity:
+            raise WouldBlock
+        items.append(item)
         self.stats.sent += 1
+        if self._receivers:
+            _wake_one(self._receivers)
 
     def try_send(self, item: T) -> bool:
         """Deliver ``item`` if there is room; count it as shed and return False if not."""
         try:
-            self._send.send_nowait(item)
+            self.send_nowait(item)
         except WouldBlock:
             self.stats.shed += 1
             return False
-        self.stats.sent += 1
         return True
+
+    # -- receiving --------------------------------------------------------------------------
 
     async def receive(self) -> T:
         """Wait for the next message."""
-        item = await self._recv.receive()
-        self.stats.received += 1
-        return item
+        if self._items and self._yield_now():
+            await asyncio.sleep(0)
+        if not self._items:
+            await self._wait_for_items()
+        return self.receive_nowait()
 
     def receive_nowait(self) -> T:
-        """Take the next message or raise :class:`anyio.WouldBlock`."""
-        item = self._recv.receive_nowait()
+        """Take the next message or raise :class:`anyio.WouldBlock`.
+
+        Raises :class:`anyio.EndOfStream` once the channel is closed and drained.
+        """
+        items = self._items
+        if not items:
+            if self._closed:
+                raise EndOfStream
+            raise WouldBlock
+        item = items.popleft()
         self.stats.received += 1
+        if self._senders:
+            _wake_one(self._senders)
         return item
 
     async def receive_batch(self, max_items: int = 1024) -> list[T]:
         """Wait for at least one message, then take up to ``max_items`` without yielding."""
-        recv = self._recv
-        batch = [await recv.receive()]
-        try:
-            while len(batch) < max_items:
-                batch.append(recv.receive_nowait())
-        except WouldBlock:
-            pass
-        self.stats.received += len(batch)
+        items = self._items
+        if items and self._yield_now():
+            await asyncio.sleep(0)
+        if not items:
+            await self._wait_for_items()
+            if not items:
+                raise EndOfStream
+        n = len(items)
+        if n <= max_items:
+            batch = list(items)
+            items.clear()
+        else:
+            n = max_items
+            batch = [items.popleft() for _ in range(n)]
+        self.stats.received += n
+        senders = self._senders
+        while senders and n:
+            _wake_one(senders)
+            n -= 1
         return batch
+
+    async def _wait_for_items(self) -> None:
+        self._run = 0
+        items = self._items
+        while not items and not self._closed:
+            await _wait(self._receivers, items, 0)
+
+    def _yield_now(self) -> bool:
+        # A receiver that always finds messages waiting never yields, so an actor that
+        # feeds itself would starve every other task and never see a cancellation:
+        # after a run of immediate answers, one goes through the event loop.
+        self._run += 1
+        if self._run >= _MAX_RUN:
+            self._run = 0
+            return True
+        return False
 
     def depth(self) -> int:
         """Messages buffered and not yet received."""
-        return self._recv.statistics().current_buffer_used
+        return len(self._items)
 
     def close(self) -> None:
-        """Close both ends: receivers drain what is left, then see end-of-stream."""
-        self._send.close()
-        self._recv.close()
+        """Close the channel: receivers drain what is left, then see end-of-stream;
+        senders (waiting or not) get :class:`anyio.ClosedResourceError`."""
+        self._closed = True
+        for waiters in (self._receivers, self._senders):
+            while waiters:
+                _wake_one(waiters)
+
+
+_MAX_RUN = 64
+"""Immediate receives in a row before one yields to the event loop (see _yield_now)."""
+
+
+def _wake_one(waiters: deque[asyncio.Future[None]]) -> None:
+    """Resolve the oldest waiter still waiting (cancelled ones are skipped)."""
+    while waiters:
+        fut = waiters.popleft()
+        if not fut.done():
+            fut.set_result(None)
+            return
+
+
+async def _wait(waiters: deque[asyncio.Future[None]], items: deque[Any], room: int) -> None:
+    """Park the current task in ``waiters`` until woken.
+
+    ``room`` says what the waiter waits for, so that a wake-up lost to cancellation can
+    be passed on: receivers (``room`` 0) wait for items, senders for ``len < room``.
+    """
+    fut = asyncio.get_running_loop().create_future()
+    waiters.append(fut)
+    try:
+        await fut
+    except BaseException:
+        if fut.done() and not fut.cancelled():
+            # Woken, then cancelled before running: hand the wake-up to the next one
+            # if what it was for is still there.
+            ready = bool(items) if room == 0 else len(items) < room
+            if ready and waiters:
+                _wake_one(waiters)
+        else:
+            with contextlib.suppress(ValueError):  # already skipped by _wake_one
+                waiters.remove(fut)
+        raise
 
 
 @final
@@ -249,20 +361,38 @@ class Topic(Generic[T]):
 
 
 class _Call(Generic[Req, Resp]):
-    __slots__ = ("_done", "_result", "request")
+    """One request in flight: the server answers with ``reply`` or ``fail``."""
+
+    __slots__ = ("_done", "_fut", "_result", "request")
 
     def __init__(self, request: Req) -> None:
         self.request = request
-        self._done = anyio.Event()
+        self._done = False
+        self._fut: asyncio.Future[None] | None = None
         self._result: Resp | BaseException | None = None
 
     def reply(self, response: Resp) -> None:
-        self._result = response
-        self._done.set()
+        """Answer the call."""
+        self._settle(response)
 
     def fail(self, exc: BaseException) -> None:
-        self._result = exc
-        self._done.set()
+        """Answer the call with an exception, raised in the caller."""
+        self._settle(exc)
+
+    def _settle(self, result: Resp | BaseException) -> None:
+        self._result = result
+        self._done = True
+        fut = self._fut
+        # A caller cancelled while waiting has cancelled its future; nobody listens.
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    async def wait(self) -> Resp | BaseException | None:
+        """The answer, once there is one (no future at all if it is already here)."""
+        if not self._done:
+            fut = self._fut = asyncio.get_running_loop().create_future()
+            await fut
+        return self._result
 
 
 @final
@@ -282,8 +412,7 @@ class Service(Generic[Req, Resp]):
         """
         c: _Call[Req, Resp] = _Call(request)
         await self._calls.send(c)
-        await c._done.wait()
-        result = c._result
+        result = await c.wait()
         if isinstance(result, BaseException):
             raise result
         return result  # type: ignore[return-value]
@@ -300,9 +429,7 @@ class Service(Generic[Req, Resp]):
             await self._calls.send(c)
         out: list[Resp | BaseException] = []
         for c in calls:
-            if not c._done.is_set():
-                await c._done.wait()
-            out.append(c._result)  # type: ignore[arg-type]
+            out.append(await c.wait())  # type: ignore[arg-type]
         return out
 
     async def next_calls(self, max_items: int = 256) -> list[_Call[Req, Resp]]:

@@ -372,15 +372,15 @@ def test_a_slow_watcher_sheds_and_is_told_how_much() -> None:
                 run.daemon.events.publish_nowait(_heartbeat(i))
 
         run.call(burst)
-        # The waiting reader takes the first directly, the buffer holds the next four.
-        seen = [c.recv() for _ in range(5)]
-        assert [m["event"]["uptime_s"] for m in seen] == [0.0, 1.0, 2.0, 3.0, 4.0]
+        # The buffer holds the first four; the other 46 are shed.
+        seen = [c.recv() for _ in range(4)]
+        assert [m["event"]["uptime_s"] for m in seen] == [0.0, 1.0, 2.0, 3.0]
         _publish(run, _heartbeat(99))
         nxt = c.recv()
         assert nxt["event"]["uptime_s"] == 99.0
-        assert nxt["shed"] == 45
+        assert nxt["shed"] == 46
         c.send_raw(b"stop\n")
-        assert c.recv()["result"] == {"events": 6, "shed": 45, "ended": "client"}
+        assert c.recv()["result"] == {"events": 5, "shed": 46, "ended": "client"}
 
 
 def test_watch_ends_cleanly_when_the_daemon_stops() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 import pytest
 
@@ -132,3 +134,120 @@ async def test_unsubscribe_stops_delivery_and_frees_the_name() -> None:
     await topic.publish(1)
     assert topic.subscriptions == ()
     assert topic.subscribe("watch-1", lossless=False) is not sub
+
+
+# -- waiting, cancellation and closing --------------------------------------------------------
+
+
+async def test_a_receiver_cancelled_while_waiting_loses_nothing() -> None:
+    ch: Channel[int] = Channel("t", 4)
+    async with anyio.create_task_group() as tg:
+        with anyio.CancelScope() as scope:
+            tg.start_soon(ch.receive)
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+        tg.cancel_scope.cancel()
+    ch.send_nowait(7)
+    assert ch.receive_nowait() == 7
+
+
+async def test_a_wake_up_lost_to_cancellation_is_passed_on() -> None:
+    ch: Channel[int] = Channel("t", 4)
+    got: list[int] = []
+
+    async def receive_into() -> None:
+        got.append(await ch.receive())
+
+    # Plain asyncio tasks (awaited below): the test needs Task.cancel() at the exact
+    # moment between the wake-up and the woken task running, which anyio's cancel
+    # scopes deliberately defer.
+    first = asyncio.ensure_future(receive_into())
+    await anyio.wait_all_tasks_blocked()
+    second = asyncio.ensure_future(receive_into())
+    await anyio.wait_all_tasks_blocked()
+    ch.send_nowait(1)  # wakes the first receiver...
+    first.cancel()  # ...which is cancelled before it can run
+    await second
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert got == [1]  # the second receiver got it; nothing is left behind
+    assert ch.depth() == 0
+
+
+async def test_a_sender_cancelled_while_waiting_sends_nothing() -> None:
+    ch: Channel[int] = Channel("t", 1)
+    ch.send_nowait(1)
+    async with anyio.create_task_group() as tg:
+        with anyio.CancelScope() as scope:
+            tg.start_soon(ch.send, 2)
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+        tg.cancel_scope.cancel()
+    assert await ch.receive_batch() == [1]
+    assert ch.depth() == 0
+
+
+async def test_close_lets_receivers_drain_then_ends_the_stream() -> None:
+    ch: Channel[int] = Channel("t", 4)
+    ch.send_nowait(1)
+    ch.close()
+    with pytest.raises(anyio.ClosedResourceError):
+        ch.send_nowait(2)
+    assert await ch.receive_batch() == [1]
+    with pytest.raises(anyio.EndOfStream):
+        await ch.receive()
+
+
+async def test_close_wakes_a_waiting_receiver_with_end_of_stream() -> None:
+    ch: Channel[int] = Channel("t", 4)
+    outcome: list[str] = []
+
+    async def receiver() -> None:
+        try:
+            await ch.receive_batch()
+        except anyio.EndOfStream:
+            outcome.append("end")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(receiver)
+        await anyio.wait_all_tasks_blocked()
+        ch.close()
+    assert outcome == ["end"]
+
+
+async def test_a_receiver_that_always_finds_messages_still_lets_others_run() -> None:
+    ch: Channel[int] = Channel("t", 4)
+    ch.send_nowait(0)
+    other_ran = False
+    rounds = 0
+
+    async def feeds_itself() -> None:
+        nonlocal rounds
+        while not other_ran:
+            ch.send_nowait(await ch.receive() + 1)
+            rounds += 1
+
+    async def other() -> None:
+        nonlocal other_ran
+        other_ran = True
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(feeds_itself)
+        tg.start_soon(other)
+    assert other_ran
+    assert rounds <= 128  # it yielded after a bounded run instead of spinning forever
+
+
+async def test_a_service_caller_cancelled_while_waiting_does_not_break_the_server() -> None:
+    svc: Service[int, int] = Service("double")
+    async with anyio.create_task_group() as tg:
+        with anyio.CancelScope() as scope:
+            tg.start_soon(svc.call, 1)
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+        await anyio.wait_all_tasks_blocked()
+        (call,) = await svc.next_calls()
+        call.reply(2)  # nobody is listening any more: must not raise
+        tg.start_soon(svc.call, 3)
+        (call,) = await svc.next_calls()
+        call.reply(6)
