@@ -75,6 +75,15 @@ def _calls() -> dict[str, Callable[[], object]]:
     trigger = np.zeros(2, dtype=np.float64)
     return {
         "evaluate_exits": lambda: evaluate_exits(fb, ib, 0, 0, reason, trigger),
+        "ema_update": lambda: ema_update(new_state(EMA_FIELDS, 1), i1, f1, 0, 3),
+        "atr_update": lambda: atr_update(new_state(ATR_FIELDS, 1), i1, f1, f1, f1, 0, 3),
+        "adx_update": lambda: adx_update(new_state(ADX_FIELDS, 1), i1, f1, f1, f1, 0, 3),
+        "historical_var": lambda: historical_var(f2, np.ones(2), 0.95),
+        "rolling_correlation": lambda: rolling_correlation(f1, f1, 2, np.empty(4)),
+        "max_abs_correlation": lambda: max_abs_correlation(f1, f2, 2),
+        "simple_returns": lambda: simple_returns(f1, np.empty(3)),
+        "performance_stats": lambda: performance_stats(f1, f1, 252.0, 0.0),
+        # Last: it calls evaluate_exits, which must be warmed (and reported) first.
         "mark_and_check": lambda: mark_and_check(
             fb,
             ib,
@@ -98,14 +107,6 @@ def _calls() -> dict[str, Callable[[], object]]:
             reason,
             trigger,
         ),
-        "ema_update": lambda: ema_update(new_state(EMA_FIELDS, 1), i1, f1, 0, 3),
-        "atr_update": lambda: atr_update(new_state(ATR_FIELDS, 1), i1, f1, f1, f1, 0, 3),
-        "adx_update": lambda: adx_update(new_state(ADX_FIELDS, 1), i1, f1, f1, f1, 0, 3),
-        "historical_var": lambda: historical_var(f2, np.ones(2), 0.95),
-        "rolling_correlation": lambda: rolling_correlation(f1, f1, 2, np.empty(4)),
-        "max_abs_correlation": lambda: max_abs_correlation(f1, f2, 2),
-        "simple_returns": lambda: simple_returns(f1, np.empty(3)),
-        "performance_stats": lambda: performance_stats(f1, f1, 252.0, 0.0),
     }
 
 
