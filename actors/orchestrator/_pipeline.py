@@ -87,10 +87,19 @@ class Reject(enum.StrEnum):
     RISK_ERROR = "risk_error"
     SUBMIT_BLOCKED = "submit_blocked"
     EXIT_NO_POSITION = "exit_no_position"
+    EXIT_DUPLICATE = "exit_duplicate"
+    EXIT_ALREADY_CLOSING = "exit_already_closing"
     INTERNAL = "internal_error"
 
 
 _MODE_REJECT = {TradingMode.PAUSED: Reject.PAUSED, TradingMode.STOPPED: Reject.STOPPED}
+
+_EXIT_REJECT = {
+    "no_position": Reject.EXIT_NO_POSITION,
+    "duplicate_exit": Reject.EXIT_DUPLICATE,
+    "already_closing": Reject.EXIT_ALREADY_CLOSING,
+}
+"""Why :meth:`Execution.new_exit` made no order, as the exit signal's reason code."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,7 +444,13 @@ class EntryPipeline:
             correlation_id=cid,
             ts=now,
         )
-        await self.submit_exit(ex)
+        why = await self.submit_exit(ex)
+        # Every exit signal ends in a recorded outcome (a Redis stream entry is
+        # acknowledged on it): the exit order's intent when one was made — also when the
+        # safety gate then blocked it — else this verdict.
+        reject = _EXIT_REJECT.get(why or "")
+        if reject is not None:
+            await self._reject(sig, cid, Stage.SUBMIT, reject, f"{sig.symbol}: {why}")
 
     async def submit_exit(self, ex: ExitIntent) -> str | None:
         """The exit path: straight to submission, no entry checks; None when sent."""

@@ -370,3 +370,43 @@ async def test_a_re_entered_position_is_marked_at_the_current_price_not_a_stale_
             await p.events.wait_kind(ExecutionRecord, 3)
     reopened = [u.position for u in p.events.of(PositionUpdate) if u.position.qty > 0][-1]
     assert reopened.last_price == pytest.approx(moved)
+
+
+async def test_every_exit_signal_ends_in_an_order_or_a_verdict() -> None:
+    """Exit signals that make no order are turned down with their own reason codes
+    (a Redis stream entry is acknowledged on that verdict, not left pending)."""
+
+    def close(clock: SimClock, sid: str, px: float = PX) -> Signal:
+        return signal(clock, sid, side=Side.SELL, is_exit=True, entry_price=px)
+
+    # Fills take 50 ms, so the exit order is still working when the others arrive.
+    settings = pipeline_settings(broker={"paper": {"fill_latency_ms": 50.0}})
+    first = correlation_id("alpha", "close-1")
+    with anyio.fail_after(20):
+        async with running_pipeline(settings) as p:
+            await p.tick("AAPL", PX)
+            await p.send(aapl(p.clock, "open"))
+            await p.events.wait_kind(ExecutionRecord)
+            sig = close(p.clock, "close-1")
+            await p.send(sig)
+            await p.events.wait_kind(OrderIntent, 2)
+            # Another exit signal while the whole position is being closed.
+            # (Another price: the same content would be the guard's duplicate.)
+            await p.send(close(p.clock, "close-2", PX + 0.01))
+            # The first one re-delivered past the guard's memory (straight to the
+            # orchestrator, as after a guard restart).
+            await p.bus.channel(names.ORCHESTRATOR_IN).send(
+                SignalVerdict(signal=sig, accepted=True, ts=p.clock.now_ns())
+            )
+            await p.events.wait_kind(TradeClosed)
+            verdicts = {
+                (v.correlation_id, v.reason)
+                for v in p.events.of(SignalVerdict)
+                if v.stage != "guard"
+            }
+    assert verdicts == {
+        (correlation_id("alpha", "close-2"), "exit_already_closing"),
+        (first, "exit_duplicate"),
+    }
+    assert len([i for i in p.events.of(OrderIntent) if i.correlation_id == first]) == 1
+    assert p.orchestrator.execution.books.qty("AAPL") == 0
