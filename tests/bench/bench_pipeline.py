@@ -9,11 +9,12 @@ no limit is reached.
 
 * ``signal_to_order_p50`` / ``_p99`` / ``_p999``: one signal in flight at a time (the
   next is sent once the previous order has filled); from putting the signal on
-  ``guard.in`` to the moment a subscriber on ``events`` holds the orchestrator's
-  ``OrderUpdate(ACCEPTED)`` for it — i.e. the paper broker accepted the order and the
-  acceptance came back through the broker actor and the orchestrator (so this
-  over-states "accepted by the broker" by the hop back). The venue acknowledges at
-  once and executes 1 ms later.
+  ``guard.in`` to the moment the paper broker accepted the order — the timestamp the
+  venue puts on its ``OrderUpdate(ACCEPTED)``, read from the same wall clock
+  (``LiveClock``, ``time.time_ns``) as the start. The venue acknowledges at once and
+  executes 1 ms later. The extras ``roundtrip_p50_us``/``_p99_us`` add the way back: until
+  a subscriber on ``events`` holds that acceptance, republished by the orchestrator
+  after it came through the broker actor.
 * ``throughput``: signals/s sustained — a producer offers signals in chunks (yielding
   between chunks) and the clock stops when the last acceptance is seen.
 
@@ -119,7 +120,9 @@ class _Feed:
         )
 
 
-async def _pipeline_run(phase: str) -> tuple[list[float], float, dict[str, Any]]:
+async def _pipeline_run(
+    phase: str, roundtrip: list[float]
+) -> tuple[list[float], float, dict[str, Any]]:
     # Latency: the venue acknowledges at once and executes 1 ms later, as a real one
     # acknowledges before it fills. Throughput: zero venue latency, so that the paper
     # broker's per-order timers do not stand in for our own cost.
@@ -146,6 +149,7 @@ async def _pipeline_run(phase: str) -> tuple[list[float], float, dict[str, Any]]
         tune_after_startup()
 
         counts = {OrderStatus.ACCEPTED: 0, OrderStatus.FILLED: 0}
+        accepted_ns = [0]
 
         async def wait_for(status: OrderStatus, total: int) -> None:
             """Wait until ``total`` orders have reached ``status`` since the start."""
@@ -156,17 +160,21 @@ async def _pipeline_run(phase: str) -> tuple[list[float], float, dict[str, Any]]
                             raise RuntimeError(f"signal turned down: {u.reason} {u.detail}")
                     elif u.status in counts:
                         counts[u.status] += 1
+                        if u.status is OrderStatus.ACCEPTED:
+                            accepted_ns[0] = u.ts
 
         # Latency: one signal in flight at a time; the next goes in once the previous
         # order has filled, so no sample carries another's work.
         lat: list[float] = []
         for k in range(LAT_WARMUP + LAT_N if phase == "latency" else 0):
             sig = feed.make()
-            t0 = time.perf_counter_ns()
+            t0 = clock.now_ns()
             inbox.send_nowait(sig)
             await wait_for(OrderStatus.ACCEPTED, k + 1)
             if k >= LAT_WARMUP:
-                lat.append((time.perf_counter_ns() - t0) / 1000.0)
+                back = clock.now_ns()
+                lat.append((accepted_ns[0] - t0) / 1000.0)
+                roundtrip.append((back - t0) / 1000.0)
             await wait_for(OrderStatus.FILLED, k + 1)
 
         # Throughput: chunks offered back to back, yielding between chunks.
@@ -181,7 +189,7 @@ async def _pipeline_run(phase: str) -> tuple[list[float], float, dict[str, Any]]
             done.set()
 
         tg.start_soon(consume)
-        t0 = time.perf_counter()
+        t_start = time.perf_counter()
         for i in range(0, n_tput, CHUNK):
             for sig in sigs[i : i + CHUNK]:
                 try:
@@ -190,7 +198,7 @@ async def _pipeline_run(phase: str) -> tuple[list[float], float, dict[str, Any]]
                     await inbox.send(sig)
             await anyio.lowlevel.checkpoint()
         await done.wait()
-        elapsed = time.perf_counter() - t0
+        elapsed = time.perf_counter() - t_start
         orch = actors["orchestrator"]
         assert isinstance(orch, orchestrator.Orchestrator)
         extra = {
@@ -253,8 +261,9 @@ async def _raw_hop_throughput() -> float:
 async def _main() -> list[Result]:
     hop_lat = await _raw_hop_latency()
     hop_tput = await _raw_hop_throughput()
-    lat, _, _ = await _pipeline_run("latency")
-    _, tput, extra = await _pipeline_run("throughput")
+    roundtrip: list[float] = []
+    lat, _, _ = await _pipeline_run("latency", roundtrip)
+    _, tput, extra = await _pipeline_run("throughput", [])
     base_what = "raw anyio memory-stream hop (send_nowait + receive, one in flight)"
     p50 = percentile(hop_lat, 0.5)
     out = [
@@ -267,6 +276,8 @@ async def _main() -> list[Result]:
             round(percentile(hop_lat, q), 2),
             samples=len(lat),
             hop_p50_us=round(p50, 2),
+            roundtrip_p50_us=round(percentile(roundtrip, 0.5), 2),
+            roundtrip_p99_us=round(percentile(roundtrip, 0.99), 2),
         )
         for name, q in (("p50", 0.5), ("p99", 0.99), ("p999", 0.999))
     ]
