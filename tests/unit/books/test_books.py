@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 import pytest
@@ -164,10 +165,15 @@ def test_invalid_fill_is_refused_and_books_untouched(
 def test_inexact_result_is_an_error_not_a_rounding(fill: Filler) -> None:
     books = Books(D(1000))
     huge = "1." + "1" * 45
+    caller = decimal.getcontext()
     with pytest.raises(BooksError, match="exactly"):
         books.apply_fill(fill(Side.BUY, huge, huge))
     assert books.cash == D(1000)
     assert books.open_positions == 0
+    # The books' exact context was swapped out again, also on the way out by an error.
+    assert decimal.getcontext() is caller
+    books.apply_fill(fill(Side.BUY, "1", "100"))
+    assert decimal.getcontext() is caller
 
 
 def test_buying_power_counts_shorts_as_exposure(fill: Filler) -> None:
