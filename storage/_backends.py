@@ -71,6 +71,25 @@ _PG_ORDER_STATUS_SQL = _pg_unnest_upsert(
 )
 """Every order's latest status in one statement: column arrays unnested into rows."""
 
+_DAILY_SUMS = ("trades", "wins", "losses", "pnl", "fees", "gross_profit", "gross_loss")
+_DAILY_COMBINE = {
+    "best_trade": "GREATEST",
+    "worst_trade": "LEAST",
+    "first_exit_ns": "LEAST",
+    "last_exit_ns": "GREATEST",
+    "updated_seq": "GREATEST",
+}
+_PG_ADD_DAILY_SQL = (
+    f"INSERT INTO daily_stats ({', '.join(DAILY_STATS_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(DAILY_STATS_COLUMNS) + 1))}) "
+    "ON CONFLICT (account, day) DO UPDATE SET "
+    + ", ".join(
+        [f"{c} = daily_stats.{c} + excluded.{c}" for c in _DAILY_SUMS]
+        + [f"{c} = {fn}(daily_stats.{c}, excluded.{c})" for c, fn in _DAILY_COMBINE.items()]
+    )
+)
+"""A batch's per-day totals added to what is stored, in one round trip."""
+
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     # An async iterable, because asyncpg takes bytes for a file name and reads file
@@ -136,12 +155,12 @@ class BulkBackend(ABC):
         """Which values of ``spec.natural_key`` already exist for ``account``."""
 
     @abstractmethod
-    async def read_daily(self, account: str, days: Sequence[str]) -> dict[str, list[Any]]:
-        """Current ``daily_stats`` rows of ``days`` (full rows as lists, decimals exact)."""
+    async def add_daily(self, account: str, rows: Sequence[Row]) -> None:
+        """Add per-day totals of a batch's trades to ``daily_stats``.
 
-    @abstractmethod
-    async def upsert_daily(self, rows: Sequence[Row]) -> None:
-        """Replace the ``daily_stats`` rows given (full rows in column order)."""
+        ``rows`` are full rows in column order, each holding one day's trades of this
+        batch only: counts and sums are added, best/worst and first/last exits combined.
+        """
 
 
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -262,26 +281,9 @@ class PostgresBackend(BulkBackend):
         )
         return {str(r[0]) for r in rows}
 
-    async def read_daily(self, account: str, days: Sequence[str]) -> dict[str, list[Any]]:
-        """Daily rows for ``days``."""
-        rows = await self.conn.fetch(
-            f"SELECT {', '.join(DAILY_STATS_COLUMNS)} FROM daily_stats "
-            "WHERE account = $1 AND day = ANY($2::text[])",
-            account,
-            list(days),
-        )
-        return {str(r["day"]): list(r) for r in rows}
-
-    async def upsert_daily(self, rows: Sequence[Row]) -> None:
-        """Replace daily rows."""
-        cols = ", ".join(DAILY_STATS_COLUMNS)
-        params = ", ".join(f"${i}" for i in range(1, len(DAILY_STATS_COLUMNS) + 1))
-        sets = ", ".join(f"{c} = excluded.{c}" for c in DAILY_STATS_COLUMNS[2:])
-        await self.conn.executemany(
-            f"INSERT INTO daily_stats ({cols}) VALUES ({params}) "
-            f"ON CONFLICT (account, day) DO UPDATE SET {sets}",
-            rows,
-        )
+    async def add_daily(self, account: str, rows: Sequence[Row]) -> None:
+        """One statement: the totals are added up by the server (no read first)."""
+        await self.conn.executemany(_PG_ADD_DAILY_SQL, rows)
 
 
 def _decimals_as_text(spec_decimals: tuple[int, ...], rows: Sequence[Row]) -> Sequence[Row]:
@@ -299,6 +301,22 @@ def _decimals_as_text(spec_decimals: tuple[int, ...], rows: Sequence[Row]) -> Se
 
 
 _STATUS_DECIMALS = ORDER_STATUS.decimal_positions
+
+
+def _combine_daily(current: list[Any] | None, delta: Row) -> Row:
+    """A stored ``daily_stats`` row plus a batch's totals for the same day."""
+    if current is None:
+        return delta
+    row = list(current)
+    for i in range(2, 9):  # trades, wins, losses, pnl, fees, gross_profit, gross_loss
+        row[i] += delta[i]
+    row[9] = max(row[9], delta[9])
+    row[10] = min(row[10], delta[10])
+    row[11] = min(row[11], delta[11])
+    row[12] = max(row[12], delta[12])
+    row[13] = max(row[13], delta[13])
+    return tuple(row)
+
 
 _DAILY_DECIMALS = tuple(
     i
@@ -388,7 +406,14 @@ class SqliteBackend(BulkBackend):
                 found |= {str(r[0]) for r in await cur.fetchall()}
         return found
 
-    async def read_daily(self, account: str, days: Sequence[str]) -> dict[str, list[Any]]:
+    async def add_daily(self, account: str, rows: Sequence[Row]) -> None:
+        """Read the days' rows, combine in Python (decimals are text here: SQL arithmetic
+        on them would be binary floating point), write them back."""
+        current = await self._read_daily(account, [str(r[1]) for r in rows])
+        merged = [_combine_daily(current.get(str(r[1])), r) for r in rows]
+        await self._upsert_daily(merged)
+
+    async def _read_daily(self, account: str, days: Sequence[str]) -> dict[str, list[Any]]:
         """Daily rows for ``days`` (decimal text turned back into ``Decimal``)."""
         out: dict[str, list[Any]] = {}
         sql = (
@@ -403,7 +428,7 @@ class SqliteBackend(BulkBackend):
                 out[str(row[1])] = row
         return out
 
-    async def upsert_daily(self, rows: Sequence[Row]) -> None:
+    async def _upsert_daily(self, rows: Sequence[Row]) -> None:
         """Replace daily rows."""
         cols = ", ".join(DAILY_STATS_COLUMNS)
         params = ", ".join("?" * len(DAILY_STATS_COLUMNS))

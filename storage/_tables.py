@@ -131,7 +131,7 @@ RISK_DECISIONS = _spec(m.RiskDecisionRow, *_all_but(m.RiskDecisionRow))
 RISK_CHECKS = _spec(m.RiskCheckRow, *_all_but(m.RiskCheckRow))
 ORDER_INTENTS = _spec(
     m.OrderRow,
-    *_all_but(m.OrderRow, "intent_seq", "last_seq"),
+    *_all_but(m.OrderRow, "intent_seq"),
     seq="intent_seq",
     natural_key="client_order_id",
 )

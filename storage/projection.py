@@ -150,6 +150,7 @@ def _risk(e: RiskDecision, _: ZoneInfo) -> tuple[str, Rows]:
 def _intent(e: OrderIntent, _: ZoneInfo) -> tuple[str, Rows]:
     tail = (
         e.client_order_id,
+        None,  # last_seq: set when the store folds a status update of the same batch in
         e.correlation_id,
         e.symbol,
         e.side._value_,
@@ -382,8 +383,9 @@ class _Timed(Protocol):
     ts: int
 
 
-_KEEP_VALUES = frozenset({t.ORDER_STATUS.index, t.TRADES.index})
-"""Specs whose rows the store reads (order upserts, daily statistics): kept as tuples."""
+_KEEP_VALUES = frozenset({t.ORDER_STATUS.index, t.ORDER_INTENTS.index, t.TRADES.index})
+"""Specs whose rows the store reads (order statuses and intents, daily statistics): kept
+as tuples."""
 
 
 class Projector:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,6 +46,8 @@ _TRADE_EXIT = t.TRADES.columns.index("exit_ns")
 _ZERO = Decimal(0)
 _SLICE = 512
 """Records hashed and grouped between two checkpoints of the event loop."""
+_AHEAD_SLICE = 128
+"""Records of the next batch planned per :meth:`EventStore.plan_ahead` call (~0.5 ms)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,29 +66,63 @@ class WriteResult:
 
 @dataclass(slots=True)
 class _Assigned:
+    """A batch's rows with their chain positions, grouped by table, ready to apply."""
+
     text: bool
     """Rows encoded for COPY's text format (PostgreSQL's fast path) instead of tuples."""
+    start: tuple[int, str]
+    """The chain head this plan continues (``(seq, hash)`` before its first record)."""
     head: tuple[int, str]
+    """The chain head after the records planned so far."""
+    merge: bool = True
+    """Fold each order's last status update into its intent row when both are in the
+    batch (fast path only: on the safe path an intent may already exist and be skipped)."""
+    records: int = 0
+    """Records planned so far."""
+    finished: bool = False
     audit: list[Row] = field(default_factory=list)
     audit_lines: list[str] = field(default_factory=list)
     appends: dict[t.TableSpec, list[Row]] = field(default_factory=dict)
     lines: dict[t.TableSpec, list[str]] = field(default_factory=dict)
+    intents: list[list[Any]] = field(default_factory=list)
+    """Order intent rows (full rows, mutable until :func:`_finish` folds statuses in)."""
+    intent_by_id: dict[str, list[Any]] = field(default_factory=dict)
     order_status: dict[str, Row] = field(default_factory=dict)
     trades: list[Row] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Ahead:
+    """The plan of the batch expected next, built while the current one is written."""
+
+    plan: _Assigned
+    first: Prepared
+    """The batch's first record (identity), to recognise the batch when it comes."""
+    last: Prepared | None = None
+    """The last record planned so far (identity)."""
 
 
 @final
 class EventStore:
     """Writes prepared events of one account to one database."""
 
-    def __init__(self, db: Database, account: str) -> None:
+    def __init__(
+        self, db: Database, account: str, *, on_planned: Callable[[], None] | None = None
+    ) -> None:
+        """``on_planned`` is called when a batch's plan is built and its round trips
+        begin: from then on the next batch can be planned (:meth:`plan_ahead`)."""
         self.db = db
         self.account = account
+        self._on_planned = on_planned
         self._head: tuple[int, str] | None = None
         self._backend: Callable[[Any], BulkBackend] = (
             PostgresBackend if db.backend == "postgresql" else SqliteBackend
         )
         self._copy_text = db.backend == "postgresql"
+        self._writing = False
+        self._writing_head: tuple[int, str] | None = None
+        """The head after the batch being written (known once its plan is built)."""
+        self._ahead: _Ahead | None = None
 
     @property
     def head(self) -> tuple[int, str] | None:
@@ -95,6 +132,7 @@ class EventStore:
     def forget_head(self) -> None:
         """Drop the cached chain head (re-read before the next write)."""
         self._head = None
+        self._ahead = None
 
     async def write(self, batch: Sequence[Prepared]) -> WriteResult:
         """Record ``batch`` in one transaction; raises StorageUnavailable/StorageRejected."""
@@ -102,6 +140,8 @@ class EventStore:
             return WriteResult(0)
         if not self._copy_text:
             batch = _as_tuples(batch)
+        self._writing = True
+        self._writing_head = None
         try:
             async with self.db.driver_connection() as conn:
                 be = self._backend(conn)
@@ -110,13 +150,18 @@ class EventStore:
                 try:
                     return await self._write_fast(be, batch, self._head)
                 except UniqueConflict:
+                    self._writing_head = None
                     return await self._write_safe(be, batch)
         except BaseException as exc:
             self._head = None
+            self._ahead = None
             mapped = map_error(exc, f"writing {len(batch)} records")
             if mapped is None:
                 raise
             raise mapped from exc
+        finally:
+            self._writing = False
+            self._writing_head = None
 
     async def read_head(self) -> tuple[int, str]:
         """Read the chain head from the database (and cache it)."""
@@ -130,12 +175,59 @@ class EventStore:
             raise mapped from exc
         return self._head
 
+    def plan_ahead(
+        self, upcoming: Sequence[Prepared], size: int, limit: int = _AHEAD_SLICE
+    ) -> bool:
+        """Plan up to ``limit`` more records of the batch expected next; True if more remain.
+
+        ``upcoming`` is the writer's queue, oldest first: the next batch will be its first
+        ``size`` records. The chain continues from the batch being written (its plan is
+        built before its first round trip), so hashing and encoding the next batch
+        overlaps the database's work on this one. :meth:`write` uses the plan only if the
+        batch it is given starts with exactly these records and the chain head is the
+        one assumed; otherwise it is dropped and the batch planned afresh.
+        """
+        start = self._writing_head if self._writing else self._head
+        if start is None or not upcoming:
+            return False
+        ahead = self._ahead
+        if ahead is not None and not _ahead_matches(ahead, upcoming, start):
+            ahead = None
+        if ahead is None:
+            plan = _Assigned(self._copy_text, start, start)
+            ahead = self._ahead = _Ahead(plan, upcoming[0])
+        plan = ahead.plan
+        stop = min(len(upcoming), size, plan.records + limit)
+        if plan.records >= stop:
+            return False
+        records = list(itertools.islice(upcoming, plan.records, stop))
+        self._assign_into(plan, records, plan.records, None)
+        ahead.last = records[-1]
+        return stop < min(len(upcoming), size)
+
+    def _take_ahead(self, batch: Sequence[Prepared], head: tuple[int, str]) -> _Assigned | None:
+        """The plan built ahead for ``batch`` (possibly partial), if it is still valid."""
+        ahead, self._ahead = self._ahead, None
+        if (
+            ahead is None
+            or ahead.plan.text != self._copy_text
+            or not _ahead_matches(ahead, batch, head)
+        ):
+            return None
+        return ahead.plan
+
     # -- paths ---------------------------------------------------------------------------
 
     async def _write_fast(
         self, be: BulkBackend, batch: Sequence[Prepared], head: tuple[int, str]
     ) -> WriteResult:
-        plan = await self._plan(batch, head, skip=None, text=self._copy_text)
+        plan = self._take_ahead(batch, head)
+        if plan is None:
+            plan = _Assigned(self._copy_text, head, head)
+        await self._plan_rest(plan, batch, skip=None)
+        self._writing_head = plan.head
+        if self._on_planned is not None:
+            self._on_planned()
         await be.begin()
         try:
             await self._apply(be, plan, fast=True)
@@ -149,6 +241,7 @@ class EventStore:
     async def _write_safe(self, be: BulkBackend, batch: Sequence[Prepared]) -> WriteResult:
         account = self.account
         batch = _as_tuples(batch)
+        self._ahead = None
         await be.begin()
         try:
             head = await be.read_head(account)
@@ -160,7 +253,8 @@ class EventStore:
                     known.add(k)
                     fresh.append(p)
             skip = await self._shadowed(be, fresh)
-            plan = await self._plan(fresh, head, skip=skip, text=False)
+            plan = _Assigned(False, head, head, merge=False)
+            await self._plan_rest(plan, fresh, skip=skip)
             await self._apply(be, plan, fast=False)
             await be.commit()
         except UniqueConflict as exc:
@@ -210,39 +304,35 @@ class EventStore:
         text: bool = False,
     ) -> _Assigned:
         """Give each event its sequence number and chain hash; group rows by table."""
-        plan = _Assigned(text, head)
-        self._assign_into(plan, batch, 0, len(batch), skip)
+        plan = _Assigned(text, head, head, merge=skip is None)
+        self._assign_into(plan, batch, 0, skip)
+        _finish(plan)
         return plan
 
-    async def _plan(
-        self,
-        batch: Sequence[Prepared],
-        head: tuple[int, str],
-        skip: set[int] | None,
-        *,
-        text: bool,
-    ) -> _Assigned:
-        """:meth:`_assign` in slices, handing the event loop back between them.
+    async def _plan_rest(
+        self, plan: _Assigned, batch: Sequence[Prepared], skip: set[int] | None
+    ) -> None:
+        """Plan ``batch`` from record ``plan.records`` on, in slices, then finish the plan.
 
         Hashing and grouping a full batch takes milliseconds; trading tasks must not
-        wait that long for the loop.
+        wait that long for the loop, so it is handed back between slices.
         """
-        plan = _Assigned(text, head)
-        for start in range(0, len(batch), _SLICE):
-            if start:
+        for start in range(plan.records, len(batch), _SLICE):
+            if start > plan.records:
                 await anyio.lowlevel.checkpoint()
-            self._assign_into(plan, batch, start, min(start + _SLICE, len(batch)), skip)
-        return plan
+            stop = min(start + _SLICE, len(batch))
+            self._assign_into(plan, batch[start:stop], start, skip)
+        _finish(plan)
 
     def _assign_into(
         self,
         plan: _Assigned,
-        batch: Sequence[Prepared],
-        start: int,
-        stop: int,
+        records: Sequence[Prepared],
+        offset: int,
         skip: set[int] | None,
     ) -> None:
-        """Extend ``plan`` with ``batch[start:stop]`` (the chain continues from plan.head).
+        """Extend ``plan`` with ``records`` (batch positions ``offset`` on; the chain
+        continues from plan.head).
 
         The hash is :func:`storage._chain.link_hash`, inlined: this loop runs for every
         record written. In text mode rows become COPY text lines: tails the projector
@@ -259,11 +349,15 @@ class EventStore:
         lines = plan.lines
         order_status = plan.order_status
         trades = plan.trades
+        intents = plan.intents
+        intent_by_id = plan.intent_by_id
         specs = t.ALL_SPECS
         status_spec = t.ORDER_STATUS
         trade_spec = t.TRADES
-        for i in range(start, stop):
-            p = batch[i]
+        intent_spec = t.ORDER_INTENTS
+        i = offset - 1
+        for p in records:
+            i += 1
             seq += 1
             payload = p.payload
             h = sha256(b"%b\n%d\n%b\n%b" % (account_b, seq, prev.encode(), payload)).hexdigest()
@@ -294,6 +388,12 @@ class EventStore:
                     # Later updates of the same order in this batch supersede earlier ones.
                     order_status[str(row[2])] = row
                     continue
+                if spec is intent_spec:
+                    # Kept as values until the plan is finished: statuses may fold in.
+                    intent = list(row)
+                    intents.append(intent)
+                    intent_by_id.setdefault(str(row[2]), intent)
+                    continue
                 if spec is trade_spec:
                     trades.append(row)
                 if text:
@@ -304,6 +404,7 @@ class EventStore:
                     bucket = appends[spec] = []
                 bucket.append(row)
         plan.head = (seq, prev)
+        plan.records = offset + len(records)
 
     async def _apply(self, be: BulkBackend, plan: _Assigned, *, fast: bool) -> None:
         if plan.text:
@@ -322,38 +423,99 @@ class EventStore:
         if plan.order_status:
             await be.upsert_order_status(list(plan.order_status.values()))
         if plan.trades:
-            await self._add_daily(be, plan.trades)
+            await be.add_daily(self.account, _daily_deltas(self.account, plan.trades))
 
-    async def _add_daily(self, be: BulkBackend, trades: Sequence[Row]) -> None:
-        days = sorted({str(r[_TRADE_DAY]) for r in trades})
-        current = await be.read_daily(self.account, days)
-        for r in trades:
-            day = str(r[_TRADE_DAY])
-            pnl: Decimal = r[_TRADE_PNL]
-            fees: Decimal = r[_TRADE_FEES]
-            exit_ns: int = r[_TRADE_EXIT]
-            row = current.get(day)
-            if row is None:
-                # account, day, trades, wins, losses, pnl, fees, gross_profit, gross_loss,
-                # best_trade, worst_trade, first_exit_ns, last_exit_ns, updated_seq
-                row = [self.account, day, 0, 0, 0, _ZERO, _ZERO, _ZERO, _ZERO, pnl, pnl]
-                row += [exit_ns, exit_ns, 0]
-                current[day] = row
-            row[2] += 1
-            if pnl > 0:
-                row[3] += 1
-                row[7] += pnl
-            elif pnl < 0:
-                row[4] += 1
-                row[8] += pnl
-            row[5] += pnl
-            row[6] += fees
-            row[9] = max(row[9], pnl)
-            row[10] = min(row[10], pnl)
-            row[11] = min(row[11], exit_ns)
-            row[12] = max(row[12], exit_ns)
-            row[13] = max(row[13], r[1])
-        await be.upsert_daily([tuple(current[d]) for d in days])
+
+def _ahead_matches(ahead: _Ahead, records: Sequence[Prepared], start: tuple[int, str]) -> bool:
+    """Whether ``records`` still begins with what ``ahead`` planned, from chain head ``start``.
+
+    The writer's queue only loses records from its front, so the same first and last
+    planned records (by identity) mean the same run of records in between.
+    """
+    n = ahead.plan.records
+    return (
+        ahead.plan.start == start
+        and len(records) >= n
+        and records[0] is ahead.first
+        and (n == 0 or records[n - 1] is ahead.last)
+    )
+
+
+_I_SEQ = t.ORDER_INTENTS.columns.index("intent_seq")
+_I_LAST = t.ORDER_INTENTS.columns.index("last_seq")
+_FOLD = tuple(
+    (t.ORDER_STATUS.columns.index(c), t.ORDER_INTENTS.columns.index(c))
+    for c in ("status", "filled_qty", "avg_fill_price", "reason", "updated_ns", "last_seq")
+)
+"""Status columns an update always sets (see ``_ORDER_STATUS_UPDATE`` in _backends)."""
+_FOLD_NONEMPTY = tuple(
+    (t.ORDER_STATUS.columns.index(c), t.ORDER_INTENTS.columns.index(c))
+    for c in ("correlation_id", "broker_order_id")
+)
+"""Status columns an update sets only when it has a value."""
+
+
+def _finish(plan: _Assigned) -> None:
+    """Fold statuses into intents of the same batch and encode the intent rows.
+
+    Inserting an order already in its latest state is what inserting its intent and then
+    upserting its status would leave (the status applies only if it is later in the
+    audit order than the intent), one statement and one index update fewer per order.
+    """
+    if plan.finished:
+        return
+    plan.finished = True
+    if plan.merge and plan.intent_by_id and plan.order_status:
+        status = plan.order_status
+        for coid, intent in plan.intent_by_id.items():
+            update = status.pop(coid, None)
+            if update is None or update[1] <= intent[_I_SEQ]:
+                continue
+            for src, dst in _FOLD:
+                intent[dst] = update[src]
+            for src, dst in _FOLD_NONEMPTY:
+                if update[src]:
+                    intent[dst] = update[src]
+    if not plan.intents:
+        return
+    spec = t.ORDER_INTENTS
+    if plan.text:
+        fmt = spec.row_text
+        plan.lines[spec] = [fmt(r) for r in plan.intents]
+    else:
+        plan.appends[spec] = [tuple(r) for r in plan.intents]
+
+
+def _daily_deltas(account: str, trades: Sequence[Row]) -> list[Row]:
+    """One ``daily_stats`` row per day for ``trades`` alone (the backend adds them up)."""
+    by_day: dict[str, list[Any]] = {}
+    for r in trades:
+        day = str(r[_TRADE_DAY])
+        pnl: Decimal = r[_TRADE_PNL]
+        fees: Decimal = r[_TRADE_FEES]
+        exit_ns: int = r[_TRADE_EXIT]
+        row = by_day.get(day)
+        if row is None:
+            # account, day, trades, wins, losses, pnl, fees, gross_profit, gross_loss,
+            # best_trade, worst_trade, first_exit_ns, last_exit_ns, updated_seq
+            row = [account, day, 0, 0, 0, _ZERO, _ZERO, _ZERO, _ZERO, pnl, pnl]
+            row += [exit_ns, exit_ns, 0]
+            by_day[day] = row
+        row[2] += 1
+        if pnl > 0:
+            row[3] += 1
+            row[7] += pnl
+        elif pnl < 0:
+            row[4] += 1
+            row[8] += pnl
+        row[5] += pnl
+        row[6] += fees
+        row[9] = max(row[9], pnl)
+        row[10] = min(row[10], pnl)
+        row[11] = min(row[11], exit_ns)
+        row[12] = max(row[12], exit_ns)
+        row[13] = max(row[13], r[1])
+    return [tuple(by_day[d]) for d in sorted(by_day)]
 
 
 _REPROJECT = Projector(ZoneInfo("UTC"))

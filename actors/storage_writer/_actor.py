@@ -116,7 +116,8 @@ class StorageWriter(Actor):
         self._inflight: Sequence[Prepared] = ()
         self._inflight_spooled = False
         self._arrived = Progress()
-        self._raw_arrived = Progress()
+        self._prep_wake = Progress()
+        """The preparer has work: raw events arrived, or the next batch can be planned."""
         self._spool_lock = anyio.Lock()
         self._backoff = Backoff(
             self.cfg.retry_initial_s,
@@ -141,7 +142,8 @@ class StorageWriter(Actor):
         """Open the spool, then drain and flush until cancelled."""
         shared = self.ctx.maybe_resource(Database)
         db = self._db = shared or Database.open(self.cfg)
-        self._store = EventStore(db, self.account)
+        # The preparer plans the next batch while the current one is being written.
+        self._store = EventStore(db, self.account, on_planned=self._prep_wake.notify)
         # On PostgreSQL rows are encoded for COPY as they are drained (see Projector).
         self.projector = Projector(self.projector.tz, copy_text=db.backend == "postgresql")
         registry = self.ctx.maybe_resource(ControlRegistry)
@@ -219,7 +221,7 @@ class StorageWriter(Actor):
                 self._first_pending_ns = self.clock.now_ns()
             raw.extend(batch)
             self.stats.received += len(batch)
-            self._raw_arrived.notify()
+            self._prep_wake.notify()
             if len(raw) + len(self._pending) > self.cfg.max_buffered and not self._spilling:
                 await self._spill()
             self.health.idle()
@@ -228,12 +230,35 @@ class StorageWriter(Actor):
         """Turn raw events into records, a slice at a time, handing the loop back between."""
         raw = self._raw
         while True:
+            if self._plan_ahead():
+                await anyio.lowlevel.checkpoint()
+                continue
             if not raw or self._spilling:
-                await self._raw_arrived.wait()
+                await self._prep_wake.wait()
                 continue
             n = min(len(raw), _PREPARE_SLICE)
             self._add_prepared([raw.popleft() for _ in range(n)])
             await anyio.lowlevel.checkpoint()
+
+    def _plan_ahead(self) -> bool:
+        """Under load, hash and encode the next batch while the current one is written.
+
+        Only when a full batch is waiting (below that, batches go out by time and
+        planning them takes no time worth hiding) and nothing is being replayed from the
+        spool (the next batch would come from there). True if a slice was planned.
+        """
+        store = self._store
+        spool = self._spool
+        size = self.cfg.batch_size
+        if (
+            store is None
+            or self._spilling
+            or len(self._pending) < size
+            or self.stats.outage
+            or (spool is not None and spool.backlog)
+        ):
+            return False
+        return store.plan_ahead(self._pending, size)
 
     async def _prepare_raw(self) -> None:
         """Prepare everything still raw (final flush), slice by slice."""
@@ -287,7 +312,7 @@ class StorageWriter(Actor):
             await self._spool_failed(exc)
         finally:
             self._spilling = False
-            self._raw_arrived.notify()
+            self._prep_wake.notify()
             self._arrived.notify()
 
     # -- flush ---------------------------------------------------------------------------

@@ -306,3 +306,69 @@ async def test_a_stale_head_is_corrected_not_forked(db: Database) -> None:
     report = await verify_chain(db, ACCOUNT)
     assert report.ok, report.describe()
     assert report.records == len(prepared)
+
+
+async def test_folding_statuses_into_intents_changes_nothing(db: Database) -> None:
+    """An order whose intent and updates share a batch is inserted in its final state;
+    the tables must equal those written one event per batch (intent, then upserts)."""
+    events = pipeline_events(20)
+    text = Projector(TZ, copy_text=db.backend == "postgresql")
+    await EventStore(db, "whole").write([text.prepare(e) for e in events])
+    await write_all(EventStore(db, "single"), prepare(events), size=1)
+    whole = await _dump(db, "whole")
+    assert whole["orders"]
+    assert whole == await _dump(db, "single")
+
+
+async def test_a_status_older_than_its_intent_in_one_batch_is_not_folded(db: Database) -> None:
+    events = pipeline_events(1)
+    intent, update = events[4], events[5]  # OrderIntent, then its first OrderUpdate
+    assert type(intent).__name__ == "OrderIntent"
+    assert type(update).__name__ == "OrderUpdate"
+    await EventStore(db, ACCOUNT).write(prepare([update, intent]))
+    o = m.OrderRow.__table__
+    async with db.connect() as conn:
+        row = (await conn.execute(sa.select(o.c.status, o.c.last_seq, o.c.intent_seq))).one()
+    # The update came first in audit order: the intent (seq 2) is the newest record.
+    assert (row.status, row.last_seq, row.intent_seq) == (OrderStatus.INTENT, None, 2)
+
+
+async def test_the_next_batch_planned_ahead_is_used_only_when_still_valid(db: Database) -> None:
+    prepared = prepare(pipeline_events(30))
+    store = EventStore(db, ACCOUNT)
+    await store.write(prepared[:100])
+    queue = prepared[100:]
+    while store.plan_ahead(queue, 150, limit=40):
+        pass
+    assert store._ahead is not None
+    assert store._ahead.plan.records == 150
+    planned = store._ahead.plan
+    await store.write(queue[:150])  # the plan built ahead is the one written
+    assert store._ahead is None
+    assert planned.finished
+    # A plan built for records that are not the batch written is dropped, not applied.
+    store.plan_ahead(queue[150:], 50)
+    stale = store._ahead
+    await store.write(queue[151:200])
+    assert stale is not None
+    assert not stale.plan.finished
+    await store.write([queue[150], *queue[200:]])
+    report = await verify_chain(db, ACCOUNT)
+    assert report.ok, report.describe()
+    assert report.records == len(prepared)
+    single = EventStore(db, "single")
+    await write_all(single, [*prepared[:250], *prepared[251:300], prepared[250], *prepared[300:]])
+    assert await _dump(db, ACCOUNT) == await _dump(db, "single")
+
+
+async def test_a_plan_ahead_from_a_head_that_moved_is_dropped(db: Database) -> None:
+    prepared = prepare(pipeline_events(12))
+    first, other = EventStore(db, ACCOUNT), EventStore(db, ACCOUNT)
+    await first.write(prepared[:40])
+    first.plan_ahead(prepared[60:], 40, limit=40)  # assumes the head is still 40
+    await other.write(prepared[40:60])  # ...but another writer moved it
+    result = await first.write(prepared[60:100])
+    assert result.safe_path
+    report = await verify_chain(db, ACCOUNT)
+    assert report.ok, report.describe()
+    assert report.records == 100
