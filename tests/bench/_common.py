@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import anyio
 import msgspec
+from anyio import WouldBlock
 
 
 class Baseline(msgspec.Struct, frozen=True):
@@ -67,3 +69,57 @@ def best_of(repeats: int, fn: Callable[[], float]) -> float:
 def now() -> float:
     """Monotonic high-resolution seconds (benchmarks measure real time)."""
     return time.perf_counter()
+
+
+# -- the raw channel hop: the baseline of the bus and pipeline benchmarks ---------------------
+
+
+async def raw_hop_latency(n: int) -> list[float]:
+    """µs per hop of a bare anyio memory stream, one message in flight (``send_nowait``
+    in one task, ``receive`` in another), ``n`` samples."""
+    send, recv = anyio.create_memory_object_stream[int](1)
+    samples: list[float] = []
+    async with send, recv, anyio.create_task_group() as tg:
+        got = anyio.Event()
+
+        async def consume() -> None:
+            nonlocal got
+            async for t in recv:
+                samples.append((time.perf_counter_ns() - t) / 1000.0)
+                got.set()
+
+        tg.start_soon(consume)
+        for _ in range(n):
+            got = anyio.Event()
+            send.send_nowait(time.perf_counter_ns())
+            await got.wait()
+        tg.cancel_scope.cancel()
+    return samples
+
+
+async def raw_hop_throughput(n: int, capacity: int) -> float:
+    """Messages/s through a bare anyio memory stream of ``capacity``: ``send_nowait`` in
+    one task, a receiver draining with ``receive_nowait`` after each ``receive``."""
+    send, recv = anyio.create_memory_object_stream[int](capacity)
+    async with send, recv, anyio.create_task_group() as tg:
+
+        async def consume() -> None:
+            got = 0
+            while got < n:
+                await recv.receive()
+                got += 1
+                try:
+                    while True:
+                        recv.receive_nowait()
+                        got += 1
+                except WouldBlock:
+                    pass
+
+        tg.start_soon(consume)
+        t0 = time.perf_counter()
+        for i in range(n):
+            try:
+                send.send_nowait(i)
+            except WouldBlock:
+                await send.send(i)
+    return n / (time.perf_counter() - t0)

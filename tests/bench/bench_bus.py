@@ -20,7 +20,14 @@ import anyio
 from anyio import WouldBlock
 
 from daemon.bus import Channel, Topic
-from tests.bench._common import Result, latency_result, percentile, throughput_result
+from tests.bench._common import (
+    Result,
+    latency_result,
+    percentile,
+    raw_hop_latency,
+    raw_hop_throughput,
+    throughput_result,
+)
 
 N = 500_000
 LAT_N = 20_000
@@ -32,32 +39,6 @@ class _Msg:
 
     def __init__(self, t: int) -> None:
         self.t = t
-
-
-async def _raw_throughput() -> float:
-    send, recv = anyio.create_memory_object_stream[int](CAP)
-    async with send, recv, anyio.create_task_group() as tg:
-
-        async def consume() -> None:
-            n = 0
-            while n < N:
-                await recv.receive()
-                n += 1
-                try:
-                    while True:
-                        recv.receive_nowait()
-                        n += 1
-                except WouldBlock:
-                    pass
-
-        tg.start_soon(consume)
-        t0 = time.perf_counter()
-        for i in range(N):
-            try:
-                send.send_nowait(i)
-            except WouldBlock:
-                await send.send(i)
-    return N / (time.perf_counter() - t0)
 
 
 async def _our_throughput() -> float:
@@ -76,27 +57,6 @@ async def _our_throughput() -> float:
     elapsed = time.perf_counter() - t0
     ch.close()
     return N / elapsed
-
-
-async def _raw_latency() -> list[float]:
-    send, recv = anyio.create_memory_object_stream[_Msg](1)
-    samples: list[float] = []
-    async with send, recv, anyio.create_task_group() as tg:
-        got = anyio.Event()
-
-        async def consume() -> None:
-            nonlocal got
-            async for m in recv:
-                samples.append((time.perf_counter_ns() - m.t) / 1000)
-                got.set()
-
-        tg.start_soon(consume)
-        for _ in range(LAT_N):
-            got = anyio.Event()
-            send.send_nowait(_Msg(time.perf_counter_ns()))
-            await got.wait()
-        tg.cancel_scope.cancel()
-    return samples
 
 
 async def _our_latency() -> list[float]:
@@ -168,11 +128,11 @@ async def _fanout(ours: bool) -> float:
 
 async def _main() -> list[Result]:
     # Warm both paths once, then measure best of three to cut scheduler noise equally.
-    await _raw_throughput()
+    await raw_hop_throughput(N, CAP)
     await _our_throughput()
-    raw_tp = max([await _raw_throughput() for _ in range(3)])
+    raw_tp = max([await raw_hop_throughput(N, CAP) for _ in range(3)])
     our_tp = max([await _our_throughput() for _ in range(3)])
-    raw_lat = await _raw_latency()
+    raw_lat = await raw_hop_latency(LAT_N)
     our_lat = await _our_latency()
     raw_fan = max([await _fanout(False) for _ in range(2)])
     our_fan = max([await _fanout(True) for _ in range(2)])

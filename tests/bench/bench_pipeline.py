@@ -48,7 +48,14 @@ from daemon.messages import (
     TradeType,
 )
 from daemon.safety import SafetyGate
-from tests.bench._common import Result, latency_result, percentile, throughput_result
+from tests.bench._common import (
+    Result,
+    latency_result,
+    percentile,
+    raw_hop_latency,
+    raw_hop_throughput,
+    throughput_result,
+)
 from tests.pipeline_support import (
     MemorySafety,
     data_path,
@@ -211,56 +218,9 @@ async def _pipeline_run(
     return lat, (n_tput / elapsed if n_tput else 0.0), extra
 
 
-async def _raw_hop_latency() -> list[float]:
-    send, recv = anyio.create_memory_object_stream[int](1)
-    samples: list[float] = []
-    async with send, recv, anyio.create_task_group() as tg:
-        got = anyio.Event()
-
-        async def consume() -> None:
-            nonlocal got
-            async for t in recv:
-                samples.append((time.perf_counter_ns() - t) / 1000.0)
-                got.set()
-
-        tg.start_soon(consume)
-        for _ in range(LAT_N):
-            got = anyio.Event()
-            send.send_nowait(time.perf_counter_ns())
-            await got.wait()
-        tg.cancel_scope.cancel()
-    return samples
-
-
-async def _raw_hop_throughput() -> float:
-    send, recv = anyio.create_memory_object_stream[int](4096)
-    async with send, recv, anyio.create_task_group() as tg:
-
-        async def consume() -> None:
-            n = 0
-            while n < HOP_N:
-                await recv.receive()
-                n += 1
-                try:
-                    while True:
-                        recv.receive_nowait()
-                        n += 1
-                except WouldBlock:
-                    pass
-
-        tg.start_soon(consume)
-        t0 = time.perf_counter()
-        for i in range(HOP_N):
-            try:
-                send.send_nowait(i)
-            except WouldBlock:
-                await send.send(i)
-    return HOP_N / (time.perf_counter() - t0)
-
-
 async def _main() -> list[Result]:
-    hop_lat = await _raw_hop_latency()
-    hop_tput = await _raw_hop_throughput()
+    hop_lat = await raw_hop_latency(LAT_N)
+    hop_tput = await raw_hop_throughput(HOP_N, 4096)
     roundtrip: list[float] = []
     lat, _, _ = await _pipeline_run("latency", roundtrip)
     _, tput, extra = await _pipeline_run("throughput", [])
