@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from actors.kernels import KernelInputError, max_abs_corr, portfolio_var, rolling_corr
 from actors.kernels._risk import (
+    historical_var,
     historical_var_reference,
     max_abs_correlation_reference,
     rolling_correlation_reference,
@@ -43,6 +44,35 @@ def test_var_equals_reference_and_numpy(
     assert close(got, historical_var_reference(returns, notional, confidence))
     if returns:
         assert close(got, -float(np.quantile(arr @ np.array(notional), 1 - confidence)), 1e-9, 1e-6)
+
+
+@PROPERTY
+@given(
+    data=st.data(),
+    rows=st.integers(1, 300),
+    k=st.integers(1, 4),
+    confidence=st.sampled_from([0.5001, 0.6, 0.75, 0.9, 0.95, 0.99, 0.999]),
+)
+def test_var_selection_equals_full_sort_exactly(
+    data: st.DataObject, rows: int, k: int, confidence: float
+) -> None:
+    # The kernel keeps only the few smallest P&Ls (or sorts all of them when the
+    # quantile is deep); either way it must give the very float the sorted reference
+    # gives, ties included (returns drawn from a handful of values).
+    values = st.sampled_from([-0.03, -0.01, 0.0, 0.01, 0.02]) | ret
+    returns = [[data.draw(values) for _ in range(k)] for _ in range(rows)]
+    notional = data.draw(st.lists(st.floats(-1e6, 1e6), min_size=k, max_size=k))
+    got = historical_var(np.array(returns, dtype=np.float64), np.array(notional), confidence)
+    want = historical_var_reference(returns, notional, confidence)
+    assert got == want or (got == 0.0 and want == 0.0)
+
+
+def test_var_nan_pnl_sorts_last() -> None:
+    # An overflowing P&L (inf - inf) is NaN: the kernel falls back to the full sort,
+    # which puts NaN last (as it always did), so the quantile comes from the finite
+    # days: P&Ls -0.1·i for i = 1..39, rank 39 · 0.05 = 1.95 between -3.8 and -3.7.
+    returns = np.array([[1e308, 1e308]] + [[-0.01 * i, 0.0] for i in range(1, 40)])
+    assert historical_var(returns, np.array([10.0, -10.0]), 0.95) == pytest.approx(3.705)
 
 
 def test_var_hand_computed() -> None:
