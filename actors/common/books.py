@@ -26,7 +26,6 @@ Accounting method (docs/broker.md, "Books"):
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from decimal import (
     ROUND_HALF_EVEN,
     Context,
@@ -39,6 +38,8 @@ from decimal import (
     setcontext,
 )
 from typing import final
+
+import msgspec
 
 from daemon.errors import TradingdError
 from daemon.messages import (
@@ -89,8 +90,7 @@ class InvalidFill(BooksError):
     """Raised when a fill is malformed: quantity or price not positive, negative fee."""
 
 
-@dataclass(frozen=True, slots=True)
-class BookChange:
+class BookChange(msgspec.Struct, frozen=True):
     """What one fill did to the books.
 
     ``position`` is the symbol's position after the fill (``qty == 0`` when it went flat;

@@ -11,16 +11,16 @@ side and conviction). Memory is bounded: per symbol one entry per source, and at
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import final
+
+import msgspec
 
 from config.sections.orchestrator import FusionSettings
 from daemon.clock import NS_PER_S
 from daemon.messages import FusionComponent, Side, Signal
 
 
-@dataclass(frozen=True, slots=True)
-class Fused:
+class Fused(msgspec.Struct, frozen=True):
     """The outcome of fusing a symbol's recent signals."""
 
     side: Side

@@ -15,9 +15,10 @@ from __future__ import annotations
 import enum
 import logging
 import math
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, final
+
+import msgspec
 
 from actors.orchestrator._adx import AdxTracker
 from actors.orchestrator._execution import Execution
@@ -102,8 +103,7 @@ _EXIT_REJECT = {
 """Why :meth:`Execution.new_exit` made no order, as the exit signal's reason code."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
+class _Prepared(msgspec.Struct, frozen=True):
     """A signal through stages 1–5 and sizing, waiting for its risk decision."""
 
     signal: Signal

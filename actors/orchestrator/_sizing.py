@@ -19,17 +19,17 @@ never an order.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import final
+
+import msgspec
 
 from config.sections.sizing import SizingSettings
 
 _KELLY_MULT = {"kelly": 1.0, "half_kelly": 0.5, "quarter_kelly": 0.25}
 
 
-@dataclass(frozen=True, slots=True)
-class SizeResult:
+class SizeResult(msgspec.Struct, frozen=True):
     """The size of one entry and how it was reached (``reason`` set when it is zero)."""
 
     qty: Decimal
