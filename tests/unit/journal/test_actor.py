@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from actors.journal import JournalActor, JournalStats, event_kind, redact
 from daemon import names
 from daemon.bus import Bus
 from daemon.clock import NS_PER_S, SimClock
-from daemon.journal import Kind, list_segments, read_journal
+from daemon.journal import JournalHeader, Kind, list_segments, read_journal
 from daemon.messages import (
     Bar,
     ControlCommand,
@@ -74,7 +75,8 @@ async def test_inputs_and_decisions_are_journalled_in_order(tmp_path: Path) -> N
     assert stats.frames == 5
     assert stats.written_frames == 5
     header = recs[0].event
-    assert header.settings["journal"]["fsync"] == "batch"  # type: ignore[union-attr]
+    assert isinstance(header, JournalHeader)
+    assert header.settings["journal"]["fsync"] == "batch"
 
 
 async def test_a_new_trading_day_starts_a_new_segment(tmp_path: Path) -> None:
@@ -132,10 +134,18 @@ def test_kinds_of_events() -> None:
     v = SignalVerdict(signal=sig, accepted=False, ts=0, stage="risk")
     assert event_kind(v) is Kind.DECISION
     assert event_kind(Heartbeat(uptime_s=0, mode="running", killed=False, ts=0)) is Kind.TIMER
-    fill = Fill(fill_id="f", client_order_id="c", symbol="X", side=Side.BUY, qty=1, price=1, ts=0)
+    fill = Fill(
+        fill_id="f",
+        client_order_id="c",
+        symbol="X",
+        side=Side.BUY,
+        qty=Decimal(1),
+        price=Decimal(1),
+        ts=0,
+    )
     assert event_kind(fill) is Kind.BROKER
     intent = OrderIntent(
-        client_order_id="c", correlation_id="k", symbol="X", side=Side.BUY, qty=1, ts=0
+        client_order_id="c", correlation_id="k", symbol="X", side=Side.BUY, qty=Decimal(1), ts=0
     )
     assert event_kind(intent) is Kind.DECISION
 

@@ -50,9 +50,10 @@ def _write(path: Path, n: int, day: str = DAY) -> Path:
     return w.path
 
 
-def _frames(path: Path, **kw: object) -> tuple[list[int], list[str]]:
+def _frames(path: Path, *, resync: bool = False) -> tuple[list[int], list[str]]:
     warnings: list[str] = []
-    seqs = [r.seq for r in read_segment(path, warn=warnings.append, **kw) if r.seq >= 0]  # type: ignore[arg-type]
+    records = read_segment(path, warn=warnings.append, resync=resync)
+    seqs = [r.seq for r in records if r.seq >= 0]
     return seqs, warnings
 
 
@@ -107,7 +108,8 @@ def test_a_zero_filled_tail_is_a_torn_tail(tmp_path: Path) -> None:
     with open(seg, "ab") as fh:
         fh.write(b"\0" * 4096)
     stats = ReadStats()
-    seqs, warnings = [], []
+    seqs: list[int] = []
+    warnings: list[str] = []
     for r in read_segment(seg, warn=warnings.append, stats=stats):
         seqs.append(r.seq)
     assert seqs[1:] == [0, 1, 2]
