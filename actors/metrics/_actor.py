@@ -39,6 +39,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from actors.metrics._collectors import (
     EventCollector,
+    JournalCollector,
     RedisCollector,
     RuntimeCollector,
     StorageCollector,
@@ -118,6 +119,7 @@ class MetricsActor(Actor):
             )
         )
         self.registry.register(StorageCollector(self.probe))
+        self.registry.register(JournalCollector(self.probe))
         self.registry.register(RedisCollector(self.probe, lambda: self.stream_probe))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)

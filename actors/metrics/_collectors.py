@@ -5,6 +5,7 @@
 * :class:`RuntimeCollector` — state read at scrape time: readiness, actors, channels,
   the safety state, uptime;
 * :class:`StorageCollector` — the storage writer's counters, outage state and spool;
+* :class:`JournalCollector` — the journal's frames and bytes written, buffer, losses;
 * :class:`RedisCollector` — every Redis link's connection state and the signal
   stream's backlog.
 
@@ -23,6 +24,7 @@ from typing import Any, final
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from actors.journal import JournalActor
 from actors.metrics._families import (
     counter,
     counter_value,
@@ -43,6 +45,7 @@ from daemon.redislink import RedisLink
 from daemon.safety import SafetySnapshot
 
 STORAGE_WRITER = "storage_writer"
+JOURNAL = "journal"
 
 
 def _f(x: Decimal | float | int) -> float:
@@ -581,6 +584,47 @@ class StorageCollector(Collector):
         yield gauge_value(
             "tradingd_storage_last_batch_seconds",
             "How long the latest committed batch write took.",
+            s.last_write_s,
+        )
+
+
+@final
+class JournalCollector(Collector):
+    """The journal's writing: what it encoded and wrote, what waits, what it lost."""
+
+    def __init__(self, probe: HealthProbe | None) -> None:
+        self.probe = probe
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the journal families (nothing when the journal actor is not running)."""
+        sup = self.probe.supervisor if self.probe is not None else None
+        rec = sup.records.get(JOURNAL) if sup is not None else None
+        actor = rec.actor if rec is not None else None
+        if not isinstance(actor, JournalActor):
+            return
+        s = actor.stats
+        for name, value, doc in (
+            ("tradingd_journal_frames", s.frames, "Inputs encoded as journal frames."),
+            ("tradingd_journal_written_frames", s.written_frames, "Frames written to disk."),
+            ("tradingd_journal_written_bytes", s.written_bytes, "Bytes written to disk."),
+            ("tradingd_journal_batches", s.batches, "Batch writes (each fsynced unless off)."),
+            (
+                "tradingd_journal_dropped",
+                s.dropped,
+                "Frames dropped because the buffer was full: the replay of this session "
+                "will miss them.",
+            ),
+            ("tradingd_journal_write_errors", s.write_errors, "Failed batch writes."),
+        ):
+            yield counter_value(name, doc, value)
+        yield gauge_value(
+            "tradingd_journal_buffered_bytes",
+            "Encoded bytes waiting for the next write (growing: the disk is slow or failing).",
+            s.buffered_bytes,
+        )
+        yield gauge_value(
+            "tradingd_journal_last_write_seconds",
+            "How long the latest batch write took, fsync included.",
             s.last_write_s,
         )
 

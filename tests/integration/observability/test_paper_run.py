@@ -135,6 +135,10 @@ async def test_counters_match_the_events_of_a_paper_run(base: Path) -> None:
         assert value(m, "tradingd_actor_up", actor="orchestrator", kind="core") == 1
         assert value(m, "tradingd_actor_up", actor="metrics", kind="optional") == 1
         assert value(m, "tradingd_storage_up") == 1
+        # The journal wrote the session's inputs (each signal and price) and lost none.
+        assert value(m, "tradingd_journal_frames_total") >= len(seen.of(SignalRecord))
+        assert value(m, "tradingd_journal_dropped_total") == 0
+        assert value(m, "tradingd_journal_write_errors_total") == 0
         assert ("tradingd_storage_batch_seconds_count", frozenset()) in m
         assert value(m, "tradingd_channel_capacity", channel="guard.in") > 0
         assert value(m, "tradingd_metrics_events_shed_total") == 0
