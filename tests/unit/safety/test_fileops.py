@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_failure_before_the_rename_keeps_the_old_file(tmp_path: Path, step: str)
 
 def test_short_writes_are_completed(tmp_path: Path) -> None:
     class Dribble(FaultyOps):
-        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        def __getattr__(self, name: str) -> Any:
             if name == "write":
                 return lambda fd, data: os.write(fd, data[:3])
             return super().__getattr__(name)
@@ -54,7 +55,7 @@ def test_short_writes_are_completed(tmp_path: Path) -> None:
 
 def test_a_zero_length_write_is_an_error_not_a_hang(tmp_path: Path) -> None:
     class Stuck(FaultyOps):
-        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        def __getattr__(self, name: str) -> Any:
             if name == "write":
                 return lambda fd, data: 0
             return super().__getattr__(name)

@@ -27,7 +27,7 @@ from daemon.messages import (
     TradingModeChanged,
 )
 from daemon.safety import KillTrigger, ReplyCode, SafetyStore
-from daemon.safety.state import DayRecord, decode_state
+from daemon.safety.state import DayRecord, SafetyState, decode_state
 from tests.unit.safety.support import FaultyOps, enospc, make_settings, ns, open_store
 
 T0 = ns(2024, 3, 1, 10)
@@ -44,7 +44,7 @@ class Rig:
         self.path = path
         self.events: Subscription[Any] = bus.topic(names.EVENTS).subscribe("test")
 
-    def on_disk(self):  # type: ignore[no-untyped-def]
+    def on_disk(self) -> SafetyState:
         return decode_state(self.path.read_bytes())
 
     def drain(self, name: str) -> list[Any]:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -137,10 +138,10 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "make", "damage", "text"), CASES, ids=[c[0] for c in CASES])
 async def test_damaged_file_starts_killed_and_keeps_the_bytes(
-    tmp_path: Path, name: str, make: object, damage: StateDamage, text: str
+    tmp_path: Path, name: str, make: Callable[[], bytes], damage: StateDamage, text: str
 ) -> None:
     d = state_dir(tmp_path)
-    raw = make()  # type: ignore[operator]
+    raw = make()
     write_raw(d, raw)
     bus = Bus()
     sub = bus.topic(names.EVENTS).subscribe("t")
