@@ -96,6 +96,27 @@ async def delete_prefix(client: Redis, prefix: str) -> None:
         await client.delete(*keys)
 
 
+def as_bytes(value: object) -> bytes:
+    """``value``, checked to be bytes.
+
+    The test clients do not decode responses, so Redis answers in bytes; redis-py's types
+    also cover decoding clients (``str``) and empty replies, hence the check.
+    """
+    assert isinstance(value, bytes), f"expected bytes from Redis, got {value!r}"
+    return value
+
+
+async def read_stream(client: Redis, key: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Every entry of the stream ``key`` as ``(id, fields)``, oldest first."""
+    entries = await client.xrange(key)
+    assert entries is not None
+    out: list[tuple[bytes, dict[bytes, bytes]]] = []
+    for eid, fields in entries:
+        assert fields is not None
+        out.append((as_bytes(eid), {as_bytes(k): as_bytes(v) for k, v in fields.items()}))
+    return out
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -19,7 +19,7 @@ from daemon.clock import SimClock
 from daemon.messages import MessageDecodeError, Signal, SignalRejected
 from daemon.messages.codec import encode_json
 from daemon.redislink import MAX_PAYLOAD_BYTES, RedisKeys, decode_signal
-from tests.integration.redis._support import make_settings, start
+from tests.integration.redis._support import as_bytes, make_settings, read_stream, start
 
 pytestmark = pytest.mark.redis
 
@@ -93,7 +93,8 @@ async def test_garbage_is_dead_lettered_acked_and_counted(
                     tg, RedisSignalIngest, "redis_signals", settings_, clock, bus
                 )
                 ids = [
-                    await redis_client.xadd(keys.signal_stream, {"data": raw}) for raw in payloads
+                    as_bytes(await redis_client.xadd(keys.signal_stream, {"data": raw}))
+                    for raw in payloads
                 ]
                 await redis_client.xadd(keys.signal_stream, {"data": good})
                 await redis_client.xadd(keys.signal_stream, {"payload": b"no data field"})
@@ -102,7 +103,7 @@ async def test_garbage_is_dead_lettered_acked_and_counted(
                 await ingest.progress.wait_for(lambda: ingest.stats.forwarded == 1)
                 tg.cancel_scope.cancel()
 
-        letters = await redis_client.xrange(keys.dead_letter)
+        letters = await read_stream(redis_client, keys.dead_letter)
         assert len(letters) == n
         for eid, raw, (_, letter) in zip(ids, payloads, letters, strict=False):
             assert letter[b"raw"] == raw[:MAX_PAYLOAD_BYTES]
@@ -137,7 +138,7 @@ async def test_malformed_pubsub_signals_are_dead_lettered(
             await redis_client.publish(keys.signal_channel, bad)
             await ingest.progress.wait_for(lambda: ingest.stats.dead_lettered == 1)
             tg.cancel_scope.cancel()
-    [(_, letter)] = await redis_client.xrange(keys.dead_letter)
+    [(_, letter)] = await read_stream(redis_client, keys.dead_letter)
     assert letter[b"raw"] == bad
     assert letter[b"origin"] == f"pubsub {keys.signal_channel}".encode()
     assert letter[b"error"] == b"Expected `int` <= 100 - at `$.conviction`"

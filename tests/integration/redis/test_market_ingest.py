@@ -13,7 +13,7 @@ from daemon.clock import NS_PER_S, SimClock
 from daemon.messages import Bar, MarketBatch, ServiceStatus, Tick
 from daemon.messages.codec import encode_json
 from daemon.redislink import RedisKeys
-from tests.integration.redis._support import make_settings, start
+from tests.integration.redis._support import make_settings, read_stream, start
 
 pytestmark = pytest.mark.redis
 
@@ -52,7 +52,11 @@ async def test_pubsub_ticks_and_bars_reach_the_market_topic_batched_when_many_ar
                 msg = await market.receive()
                 received.extend(msg.items if isinstance(msg, MarketBatch) else [msg])
             assert received[0] == bar
-            assert [t.price for t in received[1:]] == [101.0 + i for i in range(200)]
+            prices: list[float] = []
+            for t in received[1:]:
+                assert isinstance(t, Tick)
+                prices.append(t.price)
+            assert prices == [101.0 + i for i in range(200)]
             assert ingest.stats.updates == 202
             assert ingest.stats.batches < ingest.stats.updates  # some arrived together
             tg.cancel_scope.cancel()
@@ -102,7 +106,7 @@ async def test_malformed_market_data_is_dead_lettered_and_the_rest_goes_through(
             assert (await market.receive()).price == 5.0
             assert ingest.stats.dead_lettered == 1
             tg.cancel_scope.cancel()
-    [(_, letter)] = await redis_client.xrange(keys.dead_letter)
+    [(_, letter)] = await read_stream(redis_client, keys.dead_letter)
     assert letter[b"raw"] == untagged
     assert letter[b"origin"] == f"pubsub {keys.base}:market".encode()
     assert letter[b"error"] == b"Object missing required field `type`"

@@ -17,7 +17,7 @@ from daemon.messages import SCHEMA_VERSION, Fill, Heartbeat, KillSwitchEvent, Si
 from daemon.progress import Progress
 from daemon.redislink import RedisKeys, Subscriber, decode_envelope, decode_event
 from daemon.watch import watch
-from tests.integration.redis._support import make_settings, start
+from tests.integration.redis._support import make_settings, read_stream, start
 
 pytestmark = pytest.mark.redis
 
@@ -86,7 +86,7 @@ async def test_events_are_published_as_envelopes_on_their_kind_channel(
             assert pub.stats.excluded == 2  # the heartbeat and its own "redis up" status
             tg.cancel_scope.cancel()
     await sub.aclose()
-    history = await redis_client.xrange(keys.events_stream)
+    history = await read_stream(redis_client, keys.events_stream)
     assert [decode_envelope(f[b"data"]).kind for _, f in history] == ["fill", "kill_switch_event"]
 
 

@@ -20,7 +20,7 @@ from daemon.clock import NS_PER_S, SimClock
 from daemon.messages import ServiceStatus, Signal, SignalVerdict
 from daemon.messages.codec import encode_json
 from daemon.redislink import RedisKeys, Subscriber, decode_envelope, decode_event
-from tests.integration.redis._support import ThrowawayRedis, make_settings, start
+from tests.integration.redis._support import ThrowawayRedis, make_settings, read_stream, start
 
 pytestmark = pytest.mark.redis
 
@@ -126,7 +126,7 @@ async def test_reconnects_after_a_restart_without_losing_signals_and_publishing_
                 if event.stage == "guard" and event.signal.signal_id in ("sig-5", "sig-6"):
                     seen.append(event.signal.signal_id)
             # ...and what was decided during the outage was published after it.
-            history = await client.xrange(keys.events_stream)
+            history = await read_stream(client, keys.events_stream)
             out = [decode_event(decode_envelope(f[b"data"])) for _, f in history]
             verdicts_out = [e for e in out if isinstance(e, SignalVerdict)]
             published = [e.signal.signal_id for e in verdicts_out if e.stage == "guard"]

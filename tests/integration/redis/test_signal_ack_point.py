@@ -38,7 +38,7 @@ from daemon.messages import (
 from daemon.messages.codec import encode_json
 from daemon.redislink import RedisKeys
 from daemon.safety import SafetyGate
-from tests.integration.redis._support import make_settings
+from tests.integration.redis._support import as_bytes, make_settings
 from tests.pipeline_support import (
     EventLog,
     MemorySafety,
@@ -82,9 +82,7 @@ def _signal(clock: SimClock, sid: str, price: float | None, **kw: Any) -> bytes:
 
 async def _pending_ids(client: Redis, keys: RedisKeys) -> list[bytes]:
     rows = await client.xpending_range(keys.signal_stream, keys.group, min="-", max="+", count=100)
-    ids = [r["message_id"] for r in rows]
-    assert all(isinstance(i, bytes) for i in ids)
-    return ids  # type: ignore[return-value]
+    return [as_bytes(r["message_id"]) for r in rows]
 
 
 async def _start(

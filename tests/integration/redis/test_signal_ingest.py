@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import anyio
@@ -229,7 +230,7 @@ async def test_a_signal_on_the_stream_trades_and_is_acked(
             accepted = [e for e in seen if isinstance(e, OrderUpdate)]
             assert accepted[0].status is OrderStatus.ACCEPTED
             fill = next(e for e in seen if isinstance(e, Fill))
-            assert (fill.symbol, fill.qty) == ("AAPL", 10)
+            assert (fill.symbol, fill.qty) == ("AAPL", Decimal(10))
             await ingest.progress.wait_for(lambda: ingest.stats.acked == 1)
             assert await pending(redis_client, keys) == 0
             tg.cancel_scope.cancel()
