@@ -61,5 +61,5 @@ class Receiver:
                 extra = f"Retry-After: {action[4:]}\r\n"
                 action = "429"
             status = 200 if action == "ok" else int(action)
-            head = f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n"
-            await stream.send(f"{head}{extra}\r\n".encode())
+            reply = f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n"
+            await stream.send(f"{reply}{extra}\r\n".encode())

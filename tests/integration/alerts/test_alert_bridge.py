@@ -131,7 +131,7 @@ async def test_each_handler_fires_and_its_alert_is_stored_and_published(
             await sink.link.progress.wait_for(lambda: sink.link.healthy is True)
             for event, _, _ in ONE_OF_EACH:
                 await events.publish(event)
-            alerts = []
+            alerts: list[Alert] = []
             while len(alerts) < len(ONE_OF_EACH):
                 alert = await stored.receive()
                 if alert.code != "redis_down":  # the sink's own link is not under test

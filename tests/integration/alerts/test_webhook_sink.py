@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
@@ -29,6 +29,11 @@ def rejected(n: int) -> OrderUpdate:
         reason="no",
         ts=n,
     )
+
+
+def reaches(read: Callable[[], int], n: int) -> Callable[[], bool]:
+    """A ``wait_for`` predicate ``read() == n`` with ``n`` bound now, not when it is called."""
+    return lambda: read() == n
 
 
 @asynccontextmanager
@@ -110,7 +115,7 @@ async def test_server_errors_are_retried_after_a_backoff_then_delivered() -> Non
             hook = bridge.sink("webhook")
             await bus.topic(names.EVENTS).publish(rejected(1))
             for failures in (1, 2):
-                await hook.progress.wait_for(lambda f=failures: hook.stats.errors == f)
+                await hook.progress.wait_for(reaches(lambda: hook.stats.errors, failures))
                 await wait_all_tasks_blocked()
                 assert len(receiver.bodies) == failures  # waiting out the backoff
                 clock.advance(1.2)
@@ -172,10 +177,10 @@ async def test_a_hanging_webhook_times_out_and_never_holds_anything_else_up() ->
             assert bridge.shed == 0
 
             for attempt in (1, 2, 3):
-                await receiver.progress.wait_for(lambda a=attempt: len(receiver.bodies) == a)
+                await receiver.progress.wait_for(reaches(lambda: len(receiver.bodies), attempt))
                 await wait_all_tasks_blocked()
                 clock.advance(5.0)  # the attempt times out on the daemon's clock
-                await hook.progress.wait_for(lambda a=attempt: hook.stats.errors == a)
+                await hook.progress.wait_for(reaches(lambda: hook.stats.errors, attempt))
                 await wait_all_tasks_blocked()
                 clock.advance(1.2)
             await hook.progress.wait_for(lambda: hook.stats.failed == 1)
@@ -191,7 +196,7 @@ async def test_a_dead_webhook_fails_after_its_attempts() -> None:
             hook = bridge.sink("webhook")
             await bus.topic(names.EVENTS).publish(rejected(1))
             for failures in (1, 2):
-                await hook.progress.wait_for(lambda f=failures: hook.stats.errors == f)
+                await hook.progress.wait_for(reaches(lambda: hook.stats.errors, failures))
                 await wait_all_tasks_blocked()
                 clock.advance(1.2)
             await hook.progress.wait_for(lambda: hook.stats.failed == 1)

@@ -7,6 +7,7 @@ from typing import Any
 
 from actors.alert_bridge import AlertDraft, default_handlers
 from actors.alert_bridge._handlers import (
+    Handler,
     Health,
     KillSwitch,
     LossLimits,
@@ -40,12 +41,12 @@ from daemon.messages import (
 D = Decimal
 
 
-def one(handler: Any, event: Any) -> AlertDraft:
+def one(handler: Handler, event: object) -> AlertDraft:
     [draft] = list(handler.handle(event))
     return draft
 
 
-def none(handler: Any, event: Any) -> None:
+def none(handler: Handler, event: object) -> None:
     assert list(handler.handle(event)) == []
 
 
