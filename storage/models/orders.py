@@ -71,9 +71,9 @@ class FillRow(EventRow, Base):
     """One execution against an order; ``fill_id`` is unique per account."""
 
     __tablename__ = "fills"
+    # Read by correlation id (trace); no index by client order id (migration 0003).
     __table_args__ = (
         sa.UniqueConstraint("account", "fill_id"),
-        sa.Index(None, "account", "client_order_id"),
         sa.Index(None, "account", "correlation_id"),
     )
 

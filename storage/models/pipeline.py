@@ -12,10 +12,8 @@ class SignalVerdictRow(EventRow, Base):
     """Every verdict on a signal (guard or orchestrator stage), accepted or not."""
 
     __tablename__ = "signal_verdicts"
-    __table_args__ = (
-        sa.Index(None, "account", "ts"),
-        sa.Index(None, "account", "source", "signal_id"),
-    )
+    # Looked up by signal (source, id) or correlation id, never by time (migration 0003).
+    __table_args__ = (sa.Index(None, "account", "source", "signal_id"),)
 
     ts: Mapped[int]
     accepted: Mapped[bool]
