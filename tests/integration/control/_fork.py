@@ -50,5 +50,5 @@ def run_as(uid: int, gid: int, fn: Callable[[], int]) -> tuple[int, str]:
         err = e.read().decode(errors="replace")  # stderr first: it closes only at exit
         result = r.read()
     os.waitpid(pid, 0)
-    code: int = msgspec.json.decode(result)
+    code = msgspec.json.decode(result, type=int)
     return code, err

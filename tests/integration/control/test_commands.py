@@ -455,7 +455,8 @@ def test_identical_signals_sent_at_once_each_get_their_own_verdict() -> None:
     with running_daemon() as run:
         reg: ControlRegistry = run.daemon.resources[ControlRegistry]
         binding = reg.resolve("signal")
-        assert binding.handler is not None
+        handler = binding.handler
+        assert handler is not None
         args = binding.spec.parse_args(
             {"symbol": "NVDA", "side": "buy", "signal_id": "twin", "note": "same"}
         )
@@ -464,7 +465,7 @@ def test_identical_signals_sent_at_once_each_get_their_own_verdict() -> None:
 
         async def both() -> None:
             async def one() -> None:
-                results.append(await binding.handler(Call(1, "signal", peer), args))  # type: ignore[misc]
+                results.append(await handler(Call(1, "signal", peer), args))
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(one)

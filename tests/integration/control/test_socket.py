@@ -6,6 +6,7 @@ import grp
 import os
 import socket
 import stat
+from collections.abc import Iterator
 
 import anyio
 import msgspec
@@ -266,10 +267,10 @@ def test_a_client_vanishing_mid_request_does_not_hurt() -> None:
 
 
 @pytest.fixture(scope="module")
-def shared() -> Running:
+def shared() -> Iterator[Running]:
     # One daemon for the fuzz examples (hypothesis runs hundreds against it).
     with running_daemon(max_request_bytes=4096) as run:
-        yield run  # type: ignore[misc]
+        yield run
 
 
 json_values = st.recursive(
