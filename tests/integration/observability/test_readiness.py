@@ -102,7 +102,9 @@ async def test_a_hanging_core_actor_makes_the_daemon_not_ready_until_it_moves(
         assert value(m, "tradingd_actor_stuck", actor="hanger") == 1
         ready = await _status(run, capsys)
         assert ready["ready"] is False
-        assert any("hanger" in str(x) for x in ready["not_ready"])  # type: ignore[attr-defined]
+        not_ready = ready["not_ready"]
+        assert isinstance(not_ready, list)
+        assert any("hanger" in str(x) for x in not_ready)
 
         release.set()
         await wait_all_tasks_blocked()
@@ -151,4 +153,5 @@ async def test_a_hold_keeps_the_daemon_not_ready_with_its_reason(base: Path) -> 
 
 
 async def _text_of_ready(run: Running) -> str:
-    return run.daemon.resources[HealthProbe].readiness().text()
+    probe: HealthProbe = run.daemon.resources[HealthProbe]
+    return probe.readiness().text()

@@ -262,7 +262,10 @@ def test_a_failing_event_is_counted_and_the_rest_recorded() -> None:
     class Broken(SignalVerdict, frozen=True, kw_only=True, tag=True):
         pass
 
-    r._handlers[Broken] = lambda e: 1 / 0  # a bug in one handler
+    def broken(event: object) -> None:
+        raise ZeroDivisionError("a bug in one handler")
+
+    r._handlers[Broken] = broken
     failed = r.record_all(
         [
             Broken(signal=_sig(), accepted=True, ts=T0),
