@@ -92,9 +92,11 @@ class RefLedger:
         self.realized += realized
         self.symbol_realized[symbol] = self.symbol_realized.get(symbol, Fraction(0)) + realized
         if p.qty == 0:
-            entry_q = sum(e[0] for e in p.entries)
-            entry_px = sum(e[0] * e[1] for e in p.entries) / entry_q
-            exit_px = sum(e[0] * e[1] for e in p.exits) / sum(e[0] for e in p.exits)
+            zero = Fraction(0)
+            entry_q = sum((e[0] for e in p.entries), start=zero)
+            entry_px = sum((e[0] * e[1] for e in p.entries), start=zero) / entry_q
+            exit_q = sum((e[0] for e in p.exits), start=zero)
+            exit_px = sum((e[0] * e[1] for e in p.exits), start=zero) / exit_q
             self.trades.append((entry_q, entry_px, exit_px, p.realized - p.fees, p.fees))
             del self.pos[symbol]
             rest = q - close
@@ -198,9 +200,10 @@ def test_books_agree_with_reference_ledgers(
                 assert symbol_realized.get(s, 0) == exact.symbol_realized.get(s, 0)
 
     assert len(trades) == len(rounded.trades)
-    for got, (qty, entry, exit_, pnl, fees) in zip(trades, rounded.trades, strict=True):
-        assert Fraction(got.qty) == qty
-        assert Fraction(got.entry_price) == _round(entry, Q)
-        assert Fraction(got.exit_price) == _round(exit_, Q)
-        assert Fraction(got.pnl) == pnl
-        assert Fraction(got.fees) == fees
+    for got, want in zip(trades, rounded.trades, strict=True):
+        want_qty, want_entry, want_exit, want_pnl, want_fees = want
+        assert Fraction(got.qty) == want_qty
+        assert Fraction(got.entry_price) == _round(want_entry, Q)
+        assert Fraction(got.exit_price) == _round(want_exit, Q)
+        assert Fraction(got.pnl) == want_pnl
+        assert Fraction(got.fees) == want_fees
