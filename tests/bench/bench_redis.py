@@ -38,6 +38,7 @@ from config import Settings
 from daemon import names
 from daemon.bus import Bus
 from daemon.clock import LiveClock
+from daemon.gctune import tune_after_startup
 from daemon.messages import Fill, Side, Signal, Tick, TradeType
 from daemon.messages.codec import encode_json
 from daemon.redislink import RedisKeys, Subscriber, decode_envelope
@@ -142,6 +143,9 @@ async def _run() -> tuple[list[float], list[float], dict[str, Any]]:
             market = bus.topic(names.MARKET)
             for s, p in px.items():
                 await market.publish(Tick(symbol=s, price=p, size=1e12, ts=clock.now_ns()))
+            # As the daemon does once it is ready (daemon/runtime.py): freeze the start-up
+            # heap and raise the gen-0 collection threshold.
+            tune_after_startup()
             ping = await _ping(producer)
             ingest = actors["redis_signals"]
             pub = actors["redis_publisher"]
