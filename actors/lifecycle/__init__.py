@@ -6,6 +6,7 @@ at partial targets and emergency close-all, evaluated for all positions at once 
 compiled kernel in :mod:`actors.kernels`. See docs/actors/lifecycle.md.
 """
 
+from actors.lifecycle._actor import HORIZON_NAME as HORIZON_NAME
 from actors.lifecycle._actor import LifecycleMonitor as LifecycleMonitor
 from actors.lifecycle._book import PositionBook as PositionBook
 from actors.lifecycle._book import RowMeta as RowMeta
@@ -25,6 +26,7 @@ DEFINITION = ActorDefinition(
 
 __all__ = (
     "DEFINITION",
+    "HORIZON_NAME",
     "DailyTime",
     "Levels",
     "LifecycleMonitor",

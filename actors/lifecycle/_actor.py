@@ -25,11 +25,16 @@ from anyio.abc import TaskStatus
 from actors.kernels import (
     CODE_SCALE_OUT,
     REASONS,
+    HorizonBoard,
     IndicatorBank,
     KernelInputError,
+    MarketColumns,
+    Stretch,
     check_bar,
     check_price,
+    columns_of,
     evaluate_exits,
+    mark_and_check,
     warm_up,
 )
 from actors.kernels._exits import (
@@ -46,6 +51,7 @@ from actors.kernels._exits import (
     I_OPENED_NS,
     I_PENDING,
 )
+from actors.kernels._indicators import ATR_FIELDS, EMA_FIELDS, new_state
 from actors.lifecycle._adopt import broker_positions
 from actors.lifecycle._book import PositionBook, RowMeta
 from actors.lifecycle._eod import DailyTime
@@ -73,6 +79,8 @@ from daemon.messages import (
 )
 
 _NO_DEADLINE = np.iinfo(np.int64).max
+HORIZON_NAME = "lifecycle"
+"""The monitor's name on the :class:`~actors.kernels.HorizonBoard`."""
 
 
 @final
@@ -87,6 +95,7 @@ class LifecycleMonitor(Actor):
         self.bank = IndicatorBank(ema_period=cfg.ema_fast_period, atr_period=cfg.atr_period)
         self._reason = np.zeros(self.book.capacity, np.int64)
         self._trigger = np.zeros(self.book.capacity, np.float64)
+        self._touched = np.zeros(self.book.capacity, np.int64)
         self.marker = Marker(self.book, self.bank, cfg.bar_interval_s, cfg.max_batch)
         self.exits = self.bus.channel(names.ORCHESTRATOR_EXITS)
         self.control = self.bus.channel(names.LIFECYCLE_CONTROL)
@@ -119,12 +128,19 @@ class LifecycleMonitor(Actor):
         self.log.info("numba kernels ready", extra={"event": "kernels_warm", **report.as_log()})
         if self.cfg.adopt_on_start:
             await self._adopt()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._event_loop)
-            tg.start_soon(self._control_loop)
-            tg.start_soon(self._timer_loop)
-            task_status.started()
-            await self._market_loop()
+        board = self.ctx.maybe_resource(HorizonBoard)
+        if board is None:
+            board = self.ctx.resources[HorizonBoard] = HorizonBoard()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._event_loop)
+                tg.start_soon(self._control_loop)
+                tg.start_soon(self._timer_loop)
+                board.register(HORIZON_NAME, self.horizon)
+                task_status.started()
+                await self._market_loop()
+        finally:
+            board.unregister(HORIZON_NAME)
 
     async def on_reload(self, settings: Settings) -> None:
         """Take new settings; exit rules apply to positions opened from now on.
@@ -225,6 +241,11 @@ class LifecycleMonitor(Actor):
     # -- market data -----------------------------------------------------------------------
 
     async def _on_market(self, batch: list[Any]) -> None:
+        if len(batch) == 1 and isinstance(batch[0], MarketBatch):
+            cols = columns_of(batch[0])
+            if cols is not None and self._columns_ok(cols):
+                await self._on_columns(cols)
+                return
         rows = self.book.rows
         marker = self.marker
         touched: set[int] = set()
@@ -255,6 +276,105 @@ class LifecycleMonitor(Actor):
                         touched.add(r)
         await self._check(touched)
 
+    def _columns_ok(self, cols: MarketColumns) -> bool:
+        """True when a batch can take the compiled path: every price valid (a bad one is
+        rejected item by item, with its own message) and a book small enough to check
+        on the loop."""
+        return self.book.n < self.cfg.offload_positions and bool(cols.prices_ok().all())
+
+    def _stream_args(self, cols: MarketColumns) -> tuple[Any, ...]:
+        """``(row, col, tick, opens)`` of ``cols`` for :func:`mark_and_check`, allocating
+        indicator columns for symbols with bars of our interval (as the marker does)."""
+        rows = self.book.rows
+        row = np.array([rows.get(s, -1) for s in cols.symbols], np.int64)[cols.sym]
+        ours = (cols.interval_s == self.marker.bar_interval_s) & ~cols.tick
+        col = np.full(cols.n, -1, np.int64)
+        if ours.any():
+            bank = self.bank
+            wanted = np.zeros(len(cols.symbols), np.bool_)
+            wanted[cols.sym[ours]] = True
+            code_col = np.array(
+                [
+                    bank.column(s) if w else -1
+                    for s, w in zip(cols.symbols, wanted.tolist(), strict=True)
+                ],
+                np.int64,
+            )
+            col = np.where(ours, code_col[cols.sym], -1)
+        opens = cols.ts - cols.interval_s * NS_PER_S
+        return row, col, cols.tick, opens
+
+    async def _on_columns(self, cols: MarketColumns) -> None:
+        """One batch through :func:`mark_and_check`: the same marks, indicator updates,
+        checks and exits as item by item (see the module docstring), in compiled code."""
+        self.marker.flush()
+        book, bank = self.book, self.bank
+        row, col, tick, opens = self._stream_args(cols)
+        self._size_scratch()
+        now = self.clock.now_ns()
+        step = np.zeros(cols.n, np.int64)
+        step_now = np.array([now], np.int64)
+        k, m = 0, cols.n
+        while True:
+            k, fired = mark_and_check(
+                book.fb, book.ib, book.n, row, col, tick, opens, cols.high, cols.low,
+                cols.close, step, step_now, k, m, bank.ema_state, bank.atr_state,
+                bank.ema_period, bank.atr_period, self._touched, self._reason, self._trigger,
+            )  # fmt: skip
+            if fired:
+                await self._emit(self._collect(fired, now))
+            if k >= m:
+                return
+
+    def horizon(self, stretch: Stretch) -> int:
+        """The first step of ``stretch`` at which an exit might fire (``steps``: none).
+
+        Runs :func:`mark_and_check` over the stretch step by step, on copies of the
+        positions and indicators, exactly as separate deliveries would be handled; the
+        replay hands the steps before it over as one batch (see docs/replay.md).
+        """
+        book, bank = self.book, self.bank
+        n = book.n
+        cols = stretch.cols
+        if n == 0 or cols.n == 0:
+            return stretch.steps
+        bad = ~cols.prices_ok()
+        m = int(np.argmax(bad)) if bad.any() else cols.n
+        rows = book.rows
+        row = np.array([rows.get(s, -1) for s in cols.symbols], np.int64)[cols.sym[:m]]
+        ours = (cols.interval_s[:m] == self.marker.bar_interval_s) & ~cols.tick[:m]
+        # Indicator columns of the copies: the bank's own, then fresh ones for symbols
+        # it has not seen (the bank itself is not touched).
+        known = bank.ema_state.shape[1]
+        extra = 0
+        code_col = np.full(len(cols.symbols), -1, np.int64)
+        for c, s in enumerate(cols.symbols):
+            j = bank.find(s)
+            if j is None:
+                j = known + extra
+                extra += 1
+            code_col[c] = j
+        col = np.where(ours, code_col[cols.sym[:m]], -1)
+        ema, atr = bank.ema_state, bank.atr_state
+        if extra:
+            ema = np.concatenate([ema, new_state(EMA_FIELDS, extra)], axis=1)
+            atr = np.concatenate([atr, new_state(ATR_FIELDS, extra)], axis=1)
+        else:
+            ema, atr = ema.copy(), atr.copy()
+        opens = cols.ts[:m] - cols.interval_s[:m] * NS_PER_S
+        reason = np.zeros(n, np.int64)
+        trigger = np.zeros(n, np.float64)
+        touched = np.zeros(n, np.int64)
+        k, fired = mark_and_check(
+            book.fb[:, :n].copy(), book.ib[:, :n].copy(), n, row, col, cols.tick[:m], opens,
+            cols.high[:m], cols.low[:m], cols.close[:m], stretch.step[:m], stretch.step_ts,
+            0, m, ema, atr, bank.ema_period, bank.atr_period, touched, reason, trigger,
+        )  # fmt: skip
+        if fired:
+            return int(stretch.step[k - 1])
+        # A bad price ends the stretch: that step is handled on its own (and rejected).
+        return int(stretch.step[m]) if m < cols.n else stretch.steps
+
     async def _check(self, touched: set[int]) -> None:
         self.marker.flush()
         touched.clear()
@@ -262,20 +382,32 @@ class LifecycleMonitor(Actor):
 
     # -- evaluation ------------------------------------------------------------------------
 
+    def _size_scratch(self) -> None:
+        cap = self.book.capacity
+        if self._reason.shape[0] < cap:
+            self._reason = np.zeros(cap, np.int64)
+            self._trigger = np.zeros(cap, np.float64)
+            self._touched = np.zeros(cap, np.int64)
+
     async def _evaluate(self, now: int) -> list[ExitIntent]:
         """Run the exit kernel over every position and turn what fired into intents."""
         book = self.book
         n = book.n
         if n == 0:
             return []
-        if self._reason.shape[0] < book.capacity:
-            self._reason = np.zeros(book.capacity, np.int64)
-            self._trigger = np.zeros(book.capacity, np.float64)
+        self._size_scratch()
         fb, ib, reason, trigger = book.fb, book.ib, self._reason, self._trigger
         if n >= self.cfg.offload_positions:
             fired = await anyio.to_thread.run_sync(evaluate_exits, fb, ib, n, now, reason, trigger)
         else:
             fired = evaluate_exits(fb, ib, n, now, reason, trigger)
+        return self._collect(fired, now)
+
+    def _collect(self, fired: int, now: int) -> list[ExitIntent]:
+        """Intents for what the last check fired; then consume the ranges and flags."""
+        book = self.book
+        n = book.n
+        fb, ib, reason, trigger = book.fb, book.ib, self._reason, self._trigger
         intents: list[ExitIntent] = []
         if fired:
             for r in np.flatnonzero(reason[:n]).tolist():
