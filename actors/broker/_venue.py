@@ -17,6 +17,8 @@ from collections import deque
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import final
 
+import numpy as np
+
 from actors.broker._model import (
     CostModel,
     MarketState,
@@ -26,6 +28,7 @@ from actors.broker._model import (
     valid_update,
 )
 from actors.common.books import Books
+from actors.kernels import MarketColumns
 from config.sections.broker import BrokerSettings
 from daemon.clock import NS_PER_S
 from daemon.messages import (
@@ -258,6 +261,41 @@ class Venue:
             for order in list(working.values()):
                 if order.live and not order.status.is_terminal:
                     self._execute(order, now, bar_mode=True)
+
+    def on_market_many(self, cols: MarketColumns, now: int) -> None:
+        """Take a batch of market updates at once: the same effect as :meth:`on_market`
+        for each in order, and cheaper when no symbol in it has a working order.
+
+        Without working orders an update only replaces its symbol's market picture and
+        mark, so each symbol's latest valid update is all that counts (the invalid ones
+        are still counted).
+        """
+        items = cols.items
+        working = self._open
+        if any(working.get(s) for s in cols.symbols):
+            for item in items:
+                self.on_market(item, now)
+            return
+        self.advance(now)
+        o, h, lo, c, v = cols.open, cols.high, cols.low, cols.close, cols.volume
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c)
+            ok &= (o > 0.0) & (h > 0.0) & (lo > 0.0) & (c > 0.0)
+            ok &= (lo <= np.minimum(o, c)) & (np.maximum(o, c) <= h)
+            ok &= np.isfinite(v) & (v >= 0.0)
+        if cols.tick.any():
+            # A tick's quotes are not in the columns: judged one by one.
+            for k in np.flatnonzero(cols.tick).tolist():
+                ok[k] = valid_update(items[k])
+        good = np.flatnonzero(ok)
+        self.bad_market_updates += cols.n - int(good.shape[0])
+        if not good.shape[0]:
+            return
+        # Each symbol's last valid update, in batch order.
+        rev = good[::-1]
+        _, first = np.unique(cols.sym[rev], return_index=True)
+        for k in np.sort(rev[first]).tolist():
+            self.on_market(items[k], now)
 
     # -- order life ---------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from actors.broker._model import PaperReason
 from actors.broker._venue import Venue
 from actors.broker.protocol import BrokerUnavailable, OrderEvent
 from actors.common.books import Books
+from actors.kernels import columns_of
 from config.sections.broker import BrokerSettings
 from daemon.bus import Channel
 from daemon.clock import Clock
@@ -183,8 +184,12 @@ class PaperBroker:
         now = self._clock.now_ns()
         venue = self._venue
         if isinstance(item, MarketBatch):
-            for sub in item.items:
-                venue.on_market(sub, now)
+            cols = columns_of(item) if len(item.items) > 1 else None
+            if cols is not None:
+                venue.on_market_many(cols, now)
+            else:
+                for sub in item.items:
+                    venue.on_market(sub, now)
         else:
             venue.on_market(item, now)
         await self._pump()
