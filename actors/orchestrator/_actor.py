@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any, final
 
 import anyio
+import numpy as np
 from anyio import WouldBlock
 from anyio.abc import TaskStatus
 
+from actors.kernels import columns_of
 from actors.orchestrator._books_service import BooksService
 from actors.orchestrator._execution import Execution
 from actors.orchestrator._pipeline import EntryPipeline
@@ -173,10 +175,41 @@ class Orchestrator(Actor):
         while True:
             for item in await self.market_sub.receive_batch():
                 if isinstance(item, MarketBatch):
+                    if len(item.items) > 1 and await self._on_batch(item):
+                        continue
                     for x in item.items:
                         await self._on_market(x)
                 else:
                     await self._on_market(item)
+
+    async def _on_batch(self, batch: MarketBatch) -> bool:
+        """A batch as one pass: ADX bars in order, each symbol marked with its latest
+        price, then one account snapshot if a held symbol moved — what marking item by
+        item ends with, without a snapshot per item. False: take it item by item (a
+        price that is not a price, which the books ignore but ``last_price`` records)."""
+        cols = columns_of(batch)
+        if cols is None:
+            return False
+        with np.errstate(invalid="ignore"):
+            if not bool(((cols.close > 0.0) & np.isfinite(cols.close)).all()):
+                return False
+        items = cols.items
+        adx = self.pipeline.adx
+        for k in np.flatnonzero(~cols.tick & (cols.interval_s == self._adx_interval)).tolist():
+            bar: Any = items[k]
+            adx.update(bar.symbol, bar.high, bar.low, bar.close)
+        ex = self.execution
+        books = ex.books
+        held: tuple[str, float] | None = None
+        for symbol, k in cols.last_index().items():
+            price = float(cols.close[k])
+            ex.last_price[symbol] = price
+            books.mark(symbol, price)
+            if held is None and books.qty(symbol) != 0:
+                held = (symbol, price)
+        if held is not None:
+            await ex.on_mark(*held)
+        return True
 
     async def _on_market(self, item: Tick | Bar) -> None:
         if isinstance(item, Bar):
