@@ -40,6 +40,9 @@ import msgspec
 from anyio.abc import TaskStatus
 
 from actors.broker import PaperBroker
+from actors.kernels import HorizonBoard, remember_columns
+from actors.lifecycle import HORIZON_NAME as LIFECYCLE
+from actors.safety import SafetyWatch
 from config.settings import Settings
 from daemon import names, registry
 from daemon.clock import NS_PER_S, SimClock
@@ -56,7 +59,13 @@ from daemon.messages import (
 from daemon.replay._decisions import DECISION_TYPES, DecisionLog
 from daemon.replay._inputs import Step
 from daemon.replay._settle import Settler
-from daemon.safety import EngageKill, ResetKill, SetMode
+from daemon.replay._stretch import (
+    MarketRun,
+    loss_horizon,
+    orders_horizon,
+    spacing_horizon,
+)
+from daemon.safety import EngageKill, ResetKill, SafetyStore, SetMode
 from daemon.sdnotify import SdNotifier
 
 REPLAY_DB = "replay.db"
@@ -165,8 +174,9 @@ def replay_settings(base: Settings, out_dir: Path, state_dir: Path | None = None
     s["db_schema"] = ""
     s["sqlite_synchronous"] = "normal"
     # Simulated time runs minutes or days per step: flush by size, not every 0.25
-    # simulated seconds (a transaction per bar would dominate the replay's cost).
-    s["batch_interval_s"] = 86_400.0
+    # simulated seconds (a transaction per bar would dominate the replay's cost), and
+    # not daily either: over twenty years of daily bars that is 7,000 flush timers.
+    s["batch_interval_s"] = 30 * 86_400.0
     raw["redis"]["url"] = ""
     if "reconciler" in raw:
         # The periodic comparison with the venue guards against an outside broker; the
@@ -272,6 +282,7 @@ class _Runner:
             by_kind={},
         )
         self._done = anyio.Event()
+        self._pending: MarketRun | None = None
         self._settler: Settler | None = None
         self._wall0 = 0.0
         self._next_progress = 0.0
@@ -325,7 +336,14 @@ class _Runner:
 
     async def _feed(self, inputs: _Peek) -> None:
         res = self.result
-        while (step := inputs.peek()) is not None:
+        while True:
+            run = self._pending
+            if run is not None and run.left:
+                await self._market(inputs)
+                continue
+            step = inputs.peek()
+            if step is None:
+                break
             if step.kind is Kind.MARKET:
                 await self._market(inputs)
                 continue
@@ -345,32 +363,87 @@ class _Runner:
             res.last_ns = max(res.last_ns, step.ts)
 
     async def _market(self, inputs: _Peek) -> None:
-        """Deliver the next market step, or a quiet stretch of them as one batch."""
-        res = self.result
-        step = inputs.pop()
-        items: list[Any] = [step.event]
-        ts = step.ts
+        """Deliver the next market step, or a stretch of them as one batch."""
+        run = self._pending
+        if run is None or run.left == 0:
+            run = self._pending = self._pull(inputs)
+        a = run.pos
         if await self._quiet():
             # Timers due inside the stretch still fire at their own times, before it is
             # handed over (see _advance); while quiet, none of them looks at prices.
-            limit = self.cfg.batch_limit
-            while len(items) < limit:
-                nxt = inputs.peek()
-                if nxt is None or nxt.kind is not Kind.MARKET:
-                    break
-                items.append(inputs.pop().event)
-                ts = nxt.ts
-        await self._advance(ts)
-        n = 0
-        for it in items:
-            n += len(it.items) if isinstance(it, MarketBatch) else 1
-        msg = items[0] if len(items) == 1 else MarketBatch(items=_flatten(items), ts=ts)
-        self.market.publish_nowait(msg)
-        res.steps += len(items)
-        res.market_events += n
-        res.deliveries += 1
-        res.last_ns = max(res.last_ns, ts)
-        await self._settle()
+            await self._deliver(run, len(run.events))
+            return
+        b = a + 1
+        if run.left > 1 and a != run.trigger and self.cfg.batch_limit > 1:
+            # Timers due by the first step fire first, as they would before it alone;
+            # the stretch then ends before the next one.
+            await self._run_timers(run.ts[a])
+            broker = self.daemon.resources.get(PaperBroker)
+            due = self.clock.next_deadline
+            if isinstance(broker, PaperBroker) and broker.next_timer_ns is not None:
+                due = broker.next_timer_ns if due is None else min(due, broker.next_timer_ns)
+            end = run.before(a, due)
+            if end - a >= 2:
+                h = await self._horizon(run, a, end)
+                if h < end - a:
+                    run.trigger = a + h
+                b = a + max(h, 1)
+        await self._deliver(run, b)
+
+    def _pull(self, inputs: _Peek) -> MarketRun:
+        """The next run of consecutive market steps (at least one, at most batch_limit)."""
+        ts: list[int] = []
+        events: list[Any] = []
+        limit = max(1, self.cfg.batch_limit)
+        while len(events) < limit:
+            nxt = inputs.peek()
+            if nxt is None or nxt.kind is not Kind.MARKET:
+                break
+            inputs.pop()
+            ts.append(nxt.ts)
+            events.append(nxt.event)
+        return MarketRun(ts, events)
+
+    async def _horizon(self, run: MarketRun, a: int, b: int) -> int:
+        """How many steps from ``a`` (of ``a..b-1``) can go as one batch (module docstring
+        of :mod:`daemon.replay._stretch`); 0 when it cannot be told."""
+        res = self.daemon.resources
+        board = res.get(HorizonBoard)
+        broker = res.get(PaperBroker)
+        if not isinstance(board, HorizonBoard) or LIFECYCLE not in board:
+            return 0
+        if not isinstance(broker, PaperBroker) or not broker.connected:
+            return 0
+        stretch = run.stretch(a, b)
+        if stretch is None:
+            return 0
+        h = stretch.steps
+        orders = await broker.open_orders()
+        if orders:
+            h = min(h, orders_horizon(stretch, {o.symbol for o in orders}))
+        positions = broker.books.positions()
+        if positions:
+            settings = self.daemon.settings
+            gap = int(settings.orchestrator.snapshot_interval_s * NS_PER_S)
+            h = min(h, spacing_horizon(stretch, gap))
+            store = res.get(SafetyStore)
+            if settings.safety.daily_loss_kill and h > 0:
+                if not isinstance(store, SafetyStore):
+                    return 0
+                watch = res.get(SafetyWatch)
+                h = min(
+                    h,
+                    loss_horizon(
+                        stretch,
+                        positions,
+                        equity=watch.equity if isinstance(watch, SafetyWatch) else None,
+                        start_equity=store.state.day.start_equity,
+                        limit_pct=settings.risk.daily_loss_limit_pct,
+                    ),
+                )
+        if h > 0:
+            h = min(h, board.horizon(stretch))
+        return h
 
     async def _quiet(self) -> bool:
         broker = self.daemon.resources.get(PaperBroker)
@@ -379,6 +452,27 @@ class _Runner:
         if broker.next_timer_ns is not None:
             return False
         return not (broker.connected and await broker.open_orders())
+
+    async def _deliver(self, run: MarketRun, b: int) -> None:
+        """Hand steps ``run.pos..b-1`` over (one message) and settle."""
+        res = self.result
+        a = run.pos
+        run.pos = b
+        ts = run.ts[b - 1]
+        await self._advance(ts)
+        if b - a == 1:
+            msg = run.events[a]
+        else:
+            msg = MarketBatch(items=tuple(run.items(a, b)), ts=ts)
+            cols = run.view(a, b)
+            if cols is not None:
+                remember_columns(msg, cols)
+        self.market.publish_nowait(msg)
+        res.steps += b - a
+        res.market_events += run.count(a, b)
+        res.deliveries += 1
+        res.last_ns = max(res.last_ns, ts)
+        await self._settle()
 
     async def _advance(self, ts: int) -> None:
         """Run every timer due before ``ts``, then set the clock to ``ts``."""
@@ -464,16 +558,6 @@ class _Runner:
                 self.clock.now_ns(), r.steps, r.market_events, self.log.count, now - self._wall0
             )
         )
-
-
-def _flatten(items: list[Any]) -> tuple[Any, ...]:
-    out: list[Any] = []
-    for it in items:
-        if isinstance(it, MarketBatch):
-            out.extend(it.items)
-        else:
-            out.append(it)
-    return tuple(out)
 
 
 def _fresh(out: Path) -> None:
