@@ -7,9 +7,11 @@ import math
 import pytest
 
 from actors.broker import BrokerUnavailable, PaperReason
+from actors.broker._venue import Venue
+from actors.kernels import MarketColumns
 from config.sections.broker import PaperSessionSettings
 from daemon.clock import NS_PER_S, SimClock
-from daemon.messages import OrderStatus, OrderType, Side, TimeInForce
+from daemon.messages import Bar, OrderStatus, OrderType, Side, Tick, TimeInForce
 from tests.unit.broker._helpers import (
     MS,
     T0,
@@ -20,6 +22,7 @@ from tests.unit.broker._helpers import (
     intent,
     paper,
     running,
+    settings,
     statuses,
     tick,
     updates,
@@ -363,3 +366,41 @@ def test_public_surface() -> None:
     for module in (actors.broker, actors.common):
         for name in module.__all__:
             assert getattr(module, name) is not None, name
+
+
+# -- a batch of market data at once ----------------------------------------------------
+
+
+def _market_picture(venue: Venue) -> dict[str, tuple[object, ...]]:
+    return {
+        s: (st.last, st.bid, st.ask, st.bar, st.budget, st.ts) for s, st in venue.market.items()
+    }
+
+
+@pytest.mark.parametrize("working", [False, True])
+def test_a_batch_leaves_the_venue_as_its_items_one_by_one(working: bool) -> None:
+    nan = float("nan")
+    items: list[Bar | Tick] = []
+    for i in range(30):
+        sym = ("AAA", "BBB", "CCC")[i % 3]
+        c = 10.0 + (i % 7) * 0.5
+        items.append(Bar(symbol=sym, open=c, high=c + 1, low=c - 1, close=c, volume=500.0, ts=T0))
+    items[7] = Bar(symbol="BBB", open=5.0, high=4.0, low=6.0, close=5.0, ts=T0)  # high<low
+    items[8] = Bar(symbol="CCC", open=nan, high=9.0, low=8.0, close=8.5, ts=T0)
+    items[28] = Tick(symbol="BBB", price=12.0, size=3.0, bid=11.9, ask=12.1, ts=T0)
+    items[29] = Tick(symbol="CCC", price=12.0, bid=-1.0, ts=T0)  # a bid that is no price
+    venues = [Venue(settings()), Venue(settings())]
+    for v in venues:
+        v.on_market(Bar(symbol="AAA", open=10, high=10, low=10, close=10, ts=T0 - 1), T0 - 1)
+        if working:
+            order = intent("w1", symbol="AAA", order_type=OrderType.LIMIT, limit="9.50", ts=T0 - 1)
+            v.submit(order, T0 - 1)
+            v.advance(T0 - 1)
+    one, batch = venues
+    for it in items:
+        one.on_market(it, T0)
+    batch.on_market_many(MarketColumns.build(items), T0)
+    assert _market_picture(batch) == _market_picture(one)
+    assert batch.bad_market_updates == one.bad_market_updates == 3
+    assert batch.books.positions() == one.books.positions()
+    assert list(batch.outbox) == list(one.outbox)
