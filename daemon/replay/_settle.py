@@ -31,7 +31,7 @@ class Settler:
     queue to inspect (uvloop), where replay cannot guarantee determinism.
     """
 
-    __slots__ = ("_ready", "_workers", "rounds", "settles")
+    __slots__ = ("_pool", "_ready", "_workers", "rounds", "settles")
 
     def __init__(self) -> None:
         loop = asyncio.get_running_loop()
@@ -43,6 +43,7 @@ class Settler:
             )
         self._ready: Any = ready
         self._workers = _thread_pool_state()
+        self._pool: tuple[Any, Any] | None = None
         self.rounds = 0
         """Loop iterations spent settling (a cost measure)."""
         self.settles = 0
@@ -63,16 +64,22 @@ class Settler:
             await asyncio.sleep(0.0002)
 
     def _busy_threads(self) -> int:
-        state = self._workers
-        if state is None:
-            state = self._workers = _thread_pool_state()
+        pool = self._pool
+        if pool is None:
+            state = self._workers
             if state is None:
+                state = self._workers = _thread_pool_state()
+                if state is None:
+                    return 0
+            workers, idle = state
+            try:
+                # The loop's worker set and idle deque: the same objects for the loop's
+                # life once the first thread has started, so looked up once (a run
+                # variable lookup costs more than the rest of a settle).
+                pool = self._pool = (workers.get(), idle.get())
+            except LookupError:
                 return 0
-        workers, idle = state
-        try:
-            return len(workers.get()) - len(idle.get())
-        except LookupError:
-            return 0
+        return len(pool[0]) - len(pool[1])
 
 
 def _thread_pool_state() -> tuple[Any, Any] | None:
