@@ -43,6 +43,7 @@ class MarketColumns:
     """
 
     __slots__ = (
+        "_ok",
         "close",
         "high",
         "interval_s",
@@ -77,6 +78,7 @@ class MarketColumns:
         self.interval_s = interval_s
         self.open, self.high, self.low, self.close = prices
         self.volume = volume
+        self._ok: BoolArray | None = None
 
     @classmethod
     def build(cls, items: Sequence[Tick | Bar]) -> MarketColumns:
@@ -117,7 +119,7 @@ class MarketColumns:
 
     def view(self, start: int, stop: int) -> MarketColumns:
         """Items ``start..stop-1`` (array views; symbol codes keep their meaning)."""
-        return MarketColumns(
+        part = MarketColumns(
             self.items[start:stop],
             self.symbols,
             self.sym[start:stop],
@@ -132,18 +134,24 @@ class MarketColumns:
             ),
             self.volume[start:stop],
         )
+        if self._ok is not None:
+            part._ok = self._ok[start:stop]
+        return part
 
     def prices_ok(self) -> BoolArray:
         """Per item: every price finite and > 0 and, for a bar, ``low <= close <= high``.
 
         The same rule as :func:`~actors.kernels.check_bar` / ``check_price`` item by item
-        (a bar's open is only checked as a price).
+        (a bar's open is only checked as a price). Computed once; do not write to it.
         """
-        o, h, lo, c = self.open, self.high, self.low, self.close
-        with np.errstate(invalid="ignore"):
-            ok = (o > 0.0) & (h > 0.0) & (lo > 0.0) & (c > 0.0)
-            ok &= np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c)
-            ok &= (lo <= c) & (c <= h)
+        ok = self._ok
+        if ok is None:
+            o, h, lo, c = self.open, self.high, self.low, self.close
+            with np.errstate(invalid="ignore"):
+                ok = (o > 0.0) & (h > 0.0) & (lo > 0.0) & (c > 0.0)
+                ok &= np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c)
+                ok &= (lo <= c) & (c <= h)
+            self._ok = ok
         return ok
 
     def last_index(self) -> dict[str, int]:

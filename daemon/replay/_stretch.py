@@ -89,6 +89,7 @@ class MarketRun:
                 self._cols = MarketColumns.build(self._items)
             except (TypeError, ValueError, AttributeError):
                 return None
+            self._cols.prices_ok()  # once for the run; its views share it
             starts = np.asarray(self._starts, np.int64)
             sizes = starts[1:] - starts[:-1]
             self._step = np.repeat(np.arange(len(self.events), dtype=np.int64), sizes)
