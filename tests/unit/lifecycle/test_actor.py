@@ -8,8 +8,10 @@ import math
 from decimal import Decimal
 
 import anyio
+import numpy as np
 
 from actors.broker.queries import GetPositions
+from actors.kernels import MarketColumns, Stretch
 from actors.kernels._jit import COMPILED
 from actors.lifecycle import LifecycleMonitor
 from daemon import names
@@ -146,6 +148,42 @@ async def test_a_batch_is_checked_in_order_per_symbol() -> None:
         assert [(e.symbol, e.reason, e.trigger_price) for e in h.exits()] == [
             ("AAPL", ExitReason.PROFIT_TARGET, 111.0)
         ]
+        tg.cancel_scope.cancel()
+
+
+async def test_a_batch_with_a_bad_price_is_taken_item_by_item() -> None:
+    h = Harness(lifecycle_settings())
+    async with anyio.create_task_group() as tg:
+        await h.start(tg)
+        await h.position("AAPL", 10, 100.0, stop=95.0)
+        now = h.clock.now_ns()
+        prices = [("AAPL", 99.0), ("MSFT", math.nan), ("AAPL", 94.0)]
+        items = tuple(Tick(symbol=s, price=p, ts=now) for s, p in prices)
+        await h.publish_market(MarketBatch(items=items, ts=now))
+        assert [e.reason for e in h.exits()] == [ExitReason.STOP_LOSS]
+        assert h.actor.rejected == 1
+        tg.cancel_scope.cancel()
+
+
+async def test_horizon_is_the_first_step_whose_prices_fire_an_exit() -> None:
+    h = Harness(lifecycle_settings())
+    async with anyio.create_task_group() as tg:
+        await h.start(tg)
+        await h.position("AAPL", 10, 100.0, stop=95.0, target=110.0)
+        now = h.clock.now_ns()
+        # Steps: [MSFT 50], [AAPL 101], [AAPL 96, MSFT 51], [AAPL 94.5], [AAPL 120].
+        prices = [("MSFT", 50.0), ("AAPL", 101.0), ("AAPL", 96.0), ("MSFT", 51.0)]
+        prices += [("AAPL", 94.5), ("AAPL", 120.0)]
+        steps = np.array([0, 1, 2, 2, 3, 4], np.int64)
+        items = [Tick(symbol=s, price=p, ts=now) for s, p in prices]
+        step_ts = now + np.arange(5, dtype=np.int64) * NS_PER_S
+        stretch = Stretch(MarketColumns.build(items), steps, step_ts)
+        book = h.actor.book.fb.copy()
+        assert h.actor.horizon(stretch) == 3  # the stop, not the later target
+        assert np.array_equal(h.actor.book.fb, book, equal_nan=True)  # worked on copies
+        short = Stretch(MarketColumns.build(items[:4]), steps[:4], step_ts[:3])
+        assert h.actor.horizon(short) == 3  # nothing fires: the whole stretch
+        assert h.exits() == []
         tg.cancel_scope.cancel()
 
 
