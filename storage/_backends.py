@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from storage._chain import GENESIS
-from storage._copytext import copy_lines, copy_text
+from storage._copytext import copy_text
 from storage._engine import is_sqlite_unique_violation
 from storage._tables import DAILY_STATS_COLUMNS, ORDER_STATUS, TableSpec
 from storage._types import ExactDecimal
@@ -127,7 +127,7 @@ class BulkBackend(ABC):
         safely). Otherwise rows whose keys exist are skipped.
         """
 
-    async def insert_lines(self, spec: TableSpec, lines: Sequence[str]) -> None:
+    async def copy_in_text(self, spec: TableSpec, data: bytes) -> None:
         """Insert rows already encoded for COPY's text format (PostgreSQL's fast path).
 
         Raises :class:`UniqueConflict` on a duplicate key, like ``insert(fast=True)``.
@@ -228,11 +228,11 @@ class PostgresBackend(BulkBackend):
             f"INSERT INTO {spec.name} ({cols}) VALUES ({params}) ON CONFLICT DO NOTHING", rows
         )
 
-    async def insert_lines(self, spec: TableSpec, lines: Sequence[str]) -> None:
+    async def copy_in_text(self, spec: TableSpec, data: bytes) -> None:
         """COPY already-encoded text rows (built while the previous batch was in flight)."""
         try:
             await self.conn.copy_to_table(
-                spec.name, source=_once(copy_lines(lines)), columns=spec.columns, format="text"
+                spec.name, source=_once(data), columns=spec.columns, format="text"
             )
         except Exception as exc:
             if getattr(exc, "sqlstate", None) == "23505":

@@ -33,7 +33,7 @@ import msgspec
 
 from storage import _tables as t
 from storage._backends import BulkBackend, PostgresBackend, Row, SqliteBackend, UniqueConflict
-from storage._copytext import json_field, text_value
+from storage._copytext import copy_lines, json_field, text_value
 from storage._engine import Database
 from storage._errmap import map_error
 from storage._errors import StorageUnavailable
@@ -84,6 +84,8 @@ class _Assigned:
     audit_lines: list[str] = field(default_factory=list)
     appends: dict[t.TableSpec, list[Row]] = field(default_factory=dict)
     lines: dict[t.TableSpec, list[str]] = field(default_factory=dict)
+    copy_data: list[tuple[t.TableSpec, bytes]] = field(default_factory=list)
+    """Text mode, once finished: each table's COPY payload, in the order applied."""
     intents: list[list[Any]] = field(default_factory=list)
     """Order intent rows (full rows, mutable until :func:`_finish` folds statuses in)."""
     intent_by_id: dict[str, list[Any]] = field(default_factory=dict)
@@ -203,6 +205,9 @@ class EventStore:
         records = list(itertools.islice(upcoming, plan.records, stop))
         self._assign_into(plan, records, plan.records, None)
         ahead.last = records[-1]
+        if stop == size:
+            # A full batch: encode its COPY payloads now too, so the flusher only sends.
+            _finish(plan)
         return stop < min(len(upcoming), size)
 
     def _take_ahead(self, batch: Sequence[Prepared], head: tuple[int, str]) -> _Assigned | None:
@@ -211,6 +216,7 @@ class EventStore:
         if (
             ahead is None
             or ahead.plan.text != self._copy_text
+            or (ahead.plan.finished and ahead.plan.records != len(batch))
             or not _ahead_matches(ahead, batch, head)
         ):
             return None
@@ -408,18 +414,16 @@ class EventStore:
 
     async def _apply(self, be: BulkBackend, plan: _Assigned, *, fast: bool) -> None:
         if plan.text:
-            await be.insert_lines(t.AUDIT, plan.audit_lines)
+            for spec, data in plan.copy_data:
+                await be.copy_in_text(spec, data)
         else:
             # Never "ignore conflicts" for the chain: on the safe path every record is new,
             # so a clash must stop the batch rather than leave a hole in the chain.
             await be.insert(t.AUDIT, plan.audit, fast=True)
-        for spec in t.APPEND_SPECS:
-            lines = plan.lines.get(spec)
-            if lines:
-                await be.insert_lines(spec, lines)
-            rows = plan.appends.get(spec)
-            if rows:
-                await be.insert(spec, rows, fast=fast)
+            for spec in t.APPEND_SPECS:
+                rows = plan.appends.get(spec)
+                if rows:
+                    await be.insert(spec, rows, fast=fast)
         if plan.order_status:
             await be.upsert_order_status(list(plan.order_status.values()))
         if plan.trades:
@@ -456,7 +460,8 @@ _FOLD_NONEMPTY = tuple(
 
 
 def _finish(plan: _Assigned) -> None:
-    """Fold statuses into intents of the same batch and encode the intent rows.
+    """Fold statuses into intents of the same batch, encode the intent rows and, in text
+    mode, join every table's lines into its COPY payload.
 
     Inserting an order already in its latest state is what inserting its intent and then
     upserting its status would leave (the status applies only if it is later in the
@@ -476,14 +481,23 @@ def _finish(plan: _Assigned) -> None:
             for src, dst in _FOLD_NONEMPTY:
                 if update[src]:
                     intent[dst] = update[src]
-    if not plan.intents:
-        return
     spec = t.ORDER_INTENTS
+    if plan.intents:
+        if plan.text:
+            fmt = spec.row_text
+            plan.lines[spec] = [fmt(r) for r in plan.intents]
+        else:
+            plan.appends[spec] = [tuple(r) for r in plan.intents]
     if plan.text:
-        fmt = spec.row_text
-        plan.lines[spec] = [fmt(r) for r in plan.intents]
-    else:
-        plan.appends[spec] = [tuple(r) for r in plan.intents]
+        data = plan.copy_data
+        data.append((t.AUDIT, copy_lines(plan.audit_lines)))
+        for spec in t.APPEND_SPECS:
+            lines = plan.lines.get(spec)
+            if lines:
+                data.append((spec, copy_lines(lines)))
+        # The payloads are all that is needed now; do not hold every row twice.
+        plan.audit_lines = []
+        plan.lines = {}
 
 
 def _daily_deltas(account: str, trades: Sequence[Row]) -> list[Row]:

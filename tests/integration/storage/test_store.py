@@ -346,12 +346,12 @@ async def test_the_next_batch_planned_ahead_is_used_only_when_still_valid(db: Da
     await store.write(queue[:150])  # the plan built ahead is the one written
     assert store._ahead is None
     assert planned.finished
-    # A plan built for records that are not the batch written is dropped, not applied.
+    # A plan built for records that are not the batch written is dropped, not applied
+    # (applied, it would write record 150 here and the dumps below would differ).
     store.plan_ahead(queue[150:], 50)
-    stale = store._ahead
+    assert store._ahead is not None
+    assert store._ahead.plan.copy_data or db.backend == "sqlite"  # full batch: encoded
     await store.write(queue[151:200])
-    assert stale is not None
-    assert not stale.plan.finished
     await store.write([queue[150], *queue[200:]])
     report = await verify_chain(db, ACCOUNT)
     assert report.ok, report.describe()
