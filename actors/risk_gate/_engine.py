@@ -10,14 +10,27 @@ code when it fails (docs/actors/risk_gate.md has the config keys):
 4. ``correlation`` — max |ρ| of daily returns against every open position;
 5. ``liquidity_adv`` / ``liquidity_participation`` / ``liquidity_min_price``;
 6. ``var`` — portfolio 1-day historical VaR after the trade, % of equity;
-
-(VaR and correlation run on the ``actors.kernels`` numba kernels over return matrices
-aligned on common periods and cached by history version.)
 7. ``regime`` — the regime matrix allows this side;
 8. ``max_open_positions``;
 
 plus ``daily_loss``, ``circuit_breaker`` and ``order_rate``. Every check is computed
 even after one fails, so a decision shows the whole picture.
+
+VaR and correlation run on the ``actors.kernels`` numba kernels over return matrices
+aligned on common periods. A request costs a few microseconds because everything that
+does not depend on the request's quantity and price is kept between requests, each
+piece against exactly what it depends on:
+
+* :class:`_Facts` — one symbol's history facts (enough history, last close, ADV and the
+  liquidity checks that follow from it), valid while the symbol's series is unchanged;
+* :class:`_Context` — a symbol against one set of open symbols: the open-positions
+  check, the aligned return matrix, the correlation check, the prices and a reusable
+  weight buffer for VaR; found through :attr:`Portfolio.open_version` and valid while
+  the series of every symbol involved is unchanged;
+* small memos for checks whose inputs repeat (equity, buying power, the safety
+  snapshot's day figures), since formatting a float costs more than the check.
+
+The caches are dropped on :meth:`RiskEngine.configure`, since limits appear in them.
 """
 
 from __future__ import annotations
@@ -34,10 +47,9 @@ from actors.kernels import max_abs_corr
 from actors.kernels._risk import historical_var
 from actors.risk_gate._history import F64, MarketHistory, Series
 from actors.risk_gate._portfolio import Portfolio
-from config.sections.risk import RegimeRule
 from config.settings import Settings
 from daemon.clock import NS_PER_S
-from daemon.messages import RiskCheck, RiskDecision, RiskRequest, Side, TradeType
+from daemon.messages import Regime, RiskCheck, RiskDecision, RiskRequest, Side, TradeType
 from daemon.safety import SafetySnapshot
 
 CHECK_NAMES = (
@@ -58,6 +70,195 @@ CHECK_NAMES = (
 )
 """Every check in the order reported; a failed check's name is its reason code."""
 
+_CACHE_MAX = 4096
+"""Entries a cache may hold before it starts over (keys embed versions, so old entries
+are dead weight; starting over is cheaper than tracking which)."""
+
+
+@final
+class _Facts:
+    """What the checks need from one symbol's history, valid while its series is."""
+
+    __slots__ = (
+        "adv",
+        "adv_check",
+        "corr_short",
+        "enough",
+        "no_sector",
+        "participation",
+        "price",
+        "series",
+        "short_detail",
+        "thin_checks",
+        "version",
+    )
+
+    def __init__(self, sym: str, s: Series | None, engine: RiskEngine) -> None:
+        cfg = engine.cfg
+        self.series = s
+        self.version = s.version if s is not None else -1
+        self.enough = engine.history.returns_count(sym) >= cfg.min_history
+        self.price = s.last_close if s is not None and s.n else math.nan
+        """The history's price of the symbol (NaN without bars)."""
+        self.short_detail = f"{sym}: too little history"
+        self.no_sector = f"no sector configured for {sym}"
+        self.corr_short = RiskCheck(
+            name="correlation",
+            value=0.0,
+            limit=cfg.max_correlation,
+            passed=not cfg.require_history,
+            detail=self.short_detail,
+        )
+        adv = s.adv(cfg.adv_window) if s is not None else math.nan
+        self.adv = adv
+        self.thin_checks: tuple[RiskCheck, RiskCheck] | None = None
+        self.adv_check: RiskCheck | None = None
+        if not math.isfinite(adv):
+            ok = not cfg.require_history
+            why = f"fewer than {cfg.adv_window} bars of volume"
+            self.thin_checks = (
+                RiskCheck(
+                    name="liquidity_adv", value=0.0, limit=cfg.min_adv, passed=ok, detail=why
+                ),
+                RiskCheck(
+                    name="liquidity_participation",
+                    value=0.0,
+                    limit=cfg.max_adv_pct,
+                    passed=ok,
+                    detail=why,
+                ),
+            )
+        else:
+            self.adv_check = RiskCheck(
+                name="liquidity_adv",
+                value=round(adv, 2),
+                limit=cfg.min_adv,
+                passed=adv >= cfg.min_adv,
+                detail=f"average volume over {cfg.adv_window} bars",
+            )
+        self.participation: dict[float, RiskCheck] = {}
+        """The participation check by order quantity (sizes repeat)."""
+
+
+@final
+class _Context:
+    """A symbol against one set of open symbols (``held``, the symbol left out).
+
+    The history part (``others`` … ``var_suffix``) is filled only for a symbol with
+    enough history, and kept while every series in ``watch`` is unchanged.
+    """
+
+    __slots__ = (
+        "corr_check",
+        "held",
+        "mat",
+        "open_check",
+        "others",
+        "prices",
+        "sector",
+        "sector_peers",
+        "short_detail",
+        "var_suffix",
+        "watch",
+        "weights",
+    )
+
+    def __init__(self, sym: str, held: tuple[str, ...], engine: RiskEngine) -> None:
+        cfg = engine.cfg
+        self.held = held
+        limit = cfg.max_open_positions
+        after = len(held) + 1
+        self.open_check = RiskCheck(
+            name="max_open_positions",
+            value=float(after),
+            limit=float(limit),
+            passed=after <= limit,
+            detail=f"open positions and working entries after {sym}",
+        )
+        sectors = cfg.sectors
+        self.sector = sectors.get(sym)
+        self.sector_peers = (
+            tuple(o for o in held if sectors.get(o) == self.sector)
+            if self.sector is not None
+            else ()
+        )
+        self.watch: tuple[tuple[str, Series | None, int], ...] | None = None
+        self.others: tuple[str, ...] = ()
+        self.prices: tuple[float, ...] = ()
+        self.mat: F64 = np.zeros((0, 1))
+        self.weights: F64 = np.zeros(1)
+        self.corr_check: RiskCheck | None = None
+        self.short_detail = ""
+        self.var_suffix = ""
+
+    def fresh(self, series: dict[str, Series]) -> bool:
+        """True while the history part is filled and every series it used is unchanged."""
+        watch = self.watch
+        if watch is None:
+            return False
+        for name, s, version in watch:
+            cur = series.get(name)
+            if cur is not s or (s is not None and s.version != version):
+                return False
+        return True
+
+    def fill(self, sym: str, engine: RiskEngine) -> None:
+        """(Re)compute the history part; ``sym`` must have enough history."""
+        held = self.held
+        cfg = engine.cfg
+        hist = engine.history
+        series = hist.series
+        self.watch = tuple(
+            (name, s, s.version if s is not None else -1)
+            for name in (sym, *held)
+            for s in (series.get(name),)
+        )
+        others = tuple(o for o in held if hist.returns_count(o) >= cfg.min_history)
+        skipped = tuple(o for o in held if o not in others)
+        _, mat = hist.aligned((sym, *others), cfg.var_window)
+        self.others = others
+        self.mat = mat
+        # min_history >= 2, so every symbol in the matrix has bars and a last close.
+        self.prices = tuple(series[o].last_close for o in others)
+        self.weights = np.empty(len(others) + 1, dtype=np.float64)
+        limit = cfg.max_correlation
+        if not held:
+            corr = RiskCheck(
+                name="correlation", value=0.0, limit=limit, passed=True, detail="no positions"
+            )
+        elif not others:
+            corr = RiskCheck(
+                name="correlation",
+                value=0.0,
+                limit=limit,
+                passed=True,
+                detail="no open position has history",
+            )
+        else:
+            rho = max_abs_corr(mat[:, 0], mat[:, 1:], cfg.correlation_window)
+            if not math.isfinite(rho):
+                corr = RiskCheck(
+                    name="correlation",
+                    value=0.0,
+                    limit=limit,
+                    passed=not cfg.require_history,
+                    detail="correlation undefined (too few common periods or no variance)",
+                )
+            else:
+                corr = RiskCheck(
+                    name="correlation",
+                    value=rho,
+                    limit=limit,
+                    passed=rho <= limit,
+                    detail=f"max |rho| against {len(others)} open position(s)",
+                )
+        self.corr_check = corr
+        self.short_detail = f"only {mat.shape[0]} common periods"
+        suffix = f" over {mat.shape[0]} days, {len(others) + 1} symbols"
+        if skipped:
+            suffix += f"; no history: {','.join(skipped)}"
+        self.var_suffix = suffix
+
 
 @final
 class RiskEngine:
@@ -67,68 +268,161 @@ class RiskEngine:
         self.history = history
         self.portfolio = portfolio
         self._approvals: deque[int] = deque()
-        self._ctx_cache: dict[
-            tuple[str, tuple[str, ...]],
-            tuple[tuple[int, ...], tuple[tuple[str, ...], tuple[str, ...], F64, float]],
-        ] = {}
+        self._facts: dict[str, _Facts] = {}
+        self._contexts: dict[tuple[str, tuple[str, ...]], _Context] = {}
+        self._last_context: dict[str, tuple[int, _Context]] = {}
+        self._regimes: dict[tuple[Regime, bool], tuple[float, RiskCheck]] = {}
         self._pdt_day: tuple[int, int, frozenset[str]] = (0, 0, frozenset())
+        self._pdt_count: tuple[tuple[str, ...], frozenset[str], float] = ((), frozenset(), 0.0)
+        self._equity_details: tuple[float, str, str] = (math.nan, "", "")
+        self._bp_memo: tuple[float, float, float, float, str] = (math.nan, 0.0, 0.0, 0.0, "")
+        self._loss_memo: tuple[str, float, RiskCheck | None] = ("", math.nan, None)
+        self._breaker_checks: dict[int, RiskCheck] = {}
         self.configure(settings)
 
     def configure(self, settings: Settings) -> None:
         """Take new limits (reload)."""
-        self.cfg = settings.risk
+        self.cfg = cfg = settings.risk
         self.tz = ZoneInfo(settings.daemon.timezone)
-        self.rate_window_ns = int(self.cfg.order_rate_window_s * NS_PER_S)
-        self.portfolio.ttl_ns = int(self.cfg.reservation_ttl_s * NS_PER_S)
+        self.rate_window_ns = int(cfg.order_rate_window_s * NS_PER_S)
+        self.portfolio.ttl_ns = int(cfg.reservation_ttl_s * NS_PER_S)
         self._pdt_day = (0, 0, frozenset())
+        self._pdt_count = ((), frozenset(), 0.0)
+        self._facts.clear()
+        self._contexts.clear()
+        self._last_context.clear()
+        self._regimes.clear()
+        self._equity_details = (math.nan, "", "")
+        self._bp_memo = (math.nan, 0.0, 0.0, 0.0, "")
+        self._loss_memo = ("", math.nan, None)
+        self._breaker_checks.clear()
+        self._rate_detail = f"approved entries in the last {cfg.order_rate_window_s:g}s"
+        self._alone = RiskCheck(
+            name="correlation",
+            value=0.0,
+            limit=cfg.max_correlation,
+            passed=True,
+            detail="no positions",
+        )
+        self._no_day_start = RiskCheck(
+            name="daily_loss",
+            value=0.0,
+            limit=cfg.daily_loss_limit_pct,
+            passed=True,
+            detail="no start-of-day equity yet",
+        )
 
     # -- the decision ------------------------------------------------------------------
 
     def evaluate(self, req: RiskRequest, safety: SafetySnapshot, now_ns: int) -> RiskDecision:
         """Run every check on ``req``; approve (and reserve) only if all pass."""
-        cfg = self.cfg
         pf = self.portfolio
         pf.expire(now_ns)
         equity = pf.equity
         qty = float(req.qty)
         price = req.price
-        sign = 1.0 if req.side is Side.BUY else -1.0
+        buy = req.side is Side.BUY
+        signed_qty = (1.0 if buy else -1.0) * qty
         sym = req.symbol
-        rule = cfg.regimes.get(req.regime)
-        mult = rule.limit_multiplier if rule is not None else 1.0
-        held = pf.open_symbols()
-        held.discard(sym)
-        hist = self.history
-        series = hist.get(sym)
-        n_ret = hist.returns_count(sym)
-        enough = n_ret >= cfg.min_history
+        mult, regime_check = self._regime(req.regime, buy)
+        facts = self._facts_of(sym)
+        ctx = self._context(sym, facts)
+        holdings = pf.holdings
+        reserved = pf.reserved_qty
+        h = holdings.get(sym)
+        exposure = (h.qty if h is not None else 0.0) + reserved.get(sym, 0.0)
 
-        checks = [
+        checks = (
             self._pdt(req, safety, equity, now_ns),
             self._buying_power(qty * price),
-            *self._position(sym, sign * qty, price, equity, mult),
-            self._correlation(sym, held, enough),
-            *self._liquidity(series, qty, price),
-            self._var(sym, held, sign * qty * price, equity, mult, enough),
-            self._regime(req, rule),
-            self._open_positions(sym, held),
+            *self._position(sym, exposure, signed_qty, price, equity, mult, facts, ctx),
+            self._correlation(facts, ctx),
+            *self._liquidity(facts, qty, price),
+            self._var(facts, ctx, exposure, signed_qty * price, equity, mult),
+            regime_check,
+            ctx.open_check,
             self._daily_loss(safety, equity),
             self._breaker(safety, now_ns),
             self._order_rate(now_ns),
-        ]
-        failed = [c.name for c in checks if not c.passed]
-        approved = not failed
-        if approved:
-            pf.reserve(req.correlation_id, sym, sign * qty, price, req.stop_price, now_ns)
-            self._approvals.append(now_ns)
-        return RiskDecision(
-            correlation_id=req.correlation_id,
-            symbol=sym,
-            approved=approved,
-            checks=tuple(checks),
-            reason=",".join(failed),
-            ts=now_ns,
         )
+        failed = [c.name for c in checks if not c.passed]
+        if failed:
+            return RiskDecision(
+                correlation_id=req.correlation_id,
+                symbol=sym,
+                approved=False,
+                checks=checks,
+                reason=",".join(failed),
+                ts=now_ns,
+            )
+        pf.reserve(req.correlation_id, sym, signed_qty, price, req.stop_price, now_ns)
+        self._approvals.append(now_ns)
+        return RiskDecision(
+            correlation_id=req.correlation_id, symbol=sym, approved=True, checks=checks, ts=now_ns
+        )
+
+    # -- what is kept between requests ------------------------------------------------------
+
+    def _facts_of(self, sym: str) -> _Facts:
+        s = self.history.series.get(sym)
+        f = self._facts.get(sym)
+        if f is None or f.series is not s or (s is not None and s.version != f.version):
+            if len(self._facts) >= _CACHE_MAX:
+                self._facts.clear()
+            f = self._facts[sym] = _Facts(sym, s, self)
+        return f
+
+    def _context(self, sym: str, facts: _Facts) -> _Context:
+        pf = self.portfolio
+        version = pf.open_version
+        last = self._last_context.get(sym)
+        if last is not None and last[0] == version:
+            ctx = last[1]
+        else:
+            opened = pf.open_sorted()
+            held = tuple(o for o in opened if o != sym) if sym in opened else opened
+            key = (sym, held)
+            found = self._contexts.get(key)
+            if found is None:
+                if len(self._contexts) >= _CACHE_MAX:
+                    self._contexts.clear()
+                    self._last_context.clear()
+                found = self._contexts[key] = _Context(sym, held, self)
+            ctx = found
+            self._last_context[sym] = (version, ctx)
+        if facts.enough and not ctx.fresh(self.history.series):
+            ctx.fill(sym, self)
+        return ctx
+
+    def _regime(self, regime: Regime, buy: bool) -> tuple[float, RiskCheck]:
+        hit = self._regimes.get((regime, buy))
+        if hit is not None:
+            return hit
+        rule = self.cfg.regimes.get(regime)
+        mult = rule.limit_multiplier if rule is not None else 1.0
+        allowed = True
+        if rule is not None:
+            allowed = rule.allow_long if buy else rule.allow_short
+        kind = "long" if buy else "short"
+        check = RiskCheck(
+            name="regime",
+            value=1.0 if allowed else 0.0,
+            limit=1.0,
+            passed=allowed,
+            detail=f"new {kind} entries {'allowed' if allowed else 'not allowed'} in {regime}",
+        )
+        self._regimes[(regime, buy)] = (mult, check)
+        return mult, check
+
+    def _equity_detail(self, equity: float) -> tuple[str, str]:
+        """``equity`` formatted as the pdt details show it, for both of them."""
+        last, above, below = self._equity_details
+        if last != equity or equity == 0.0:  # 0.0 and -0.0 print apart
+            text = f"{equity:.2f}"
+            above = f"equity {text} at or above {self.cfg.pdt_equity_threshold:g}"
+            below = f"equity {text}"
+            self._equity_details = (equity, above, below)
+        return above, below
 
     # -- the checks ----------------------------------------------------------------------
 
@@ -138,7 +432,11 @@ class RiskEngine:
         cfg = self.cfg
         limit = float(cfg.pdt_max_day_trades)
         window = self._pdt_window(now_ns)
-        count = float(sum(1 for d in safety.day_trades if d in window))
+        trades = safety.day_trades
+        seen, seen_window, count = self._pdt_count
+        if trades is not seen or window is not seen_window:
+            count = float(sum(1 for d in trades if d in window))
+            self._pdt_count = (trades, window, count)
         if not cfg.pdt_enabled:
             return RiskCheck(name="pdt", value=count, limit=limit, passed=True, detail="disabled")
         if equity >= cfg.pdt_equity_threshold:
@@ -147,7 +445,7 @@ class RiskEngine:
                 value=count,
                 limit=limit,
                 passed=True,
-                detail=f"equity {equity:.2f} at or above {cfg.pdt_equity_threshold:g}",
+                detail=self._equity_detail(equity)[0],
             )
         if req.trade_type is not TradeType.INTRADAY:
             return RiskCheck(
@@ -158,7 +456,7 @@ class RiskEngine:
             value=count,
             limit=limit,
             passed=count < limit,
-            detail=f"{int(count)} day trades in 5 business days, equity {equity:.2f}",
+            detail=f"{int(count)} day trades in 5 business days, {self._equity_detail(equity)[1]}",
         )
 
     def _pdt_window(self, now_ns: int) -> frozenset[str]:
@@ -180,33 +478,47 @@ class RiskEngine:
 
     def _buying_power(self, cost: float) -> RiskCheck:
         pf = self.portfolio
-        avail = pf.buying_power * (1.0 - self.cfg.buying_power_buffer_pct / 100.0)
-        avail -= pf.reserved_notional
+        power = pf.buying_power
+        held_back = pf.reserved_notional
+        last_power, last_held_back, avail, limit, detail = self._bp_memo
+        if power != last_power or held_back != last_held_back or power == 0.0:
+            avail = power * (1.0 - self.cfg.buying_power_buffer_pct / 100.0)
+            avail -= held_back
+            limit = round(avail, 2)
+            detail = f"order cost vs buying power net of {held_back:.2f} reserved"
+            self._bp_memo = (power, held_back, avail, limit, detail)
         return RiskCheck(
             name="buying_power",
             value=round(cost, 2),
-            limit=round(avail, 2),
+            limit=limit,
             passed=cost <= avail,
-            detail=f"order cost vs buying power net of {pf.reserved_notional:.2f} reserved",
+            detail=detail,
         )
 
     def _position(
-        self, sym: str, signed_qty: float, price: float, equity: float, mult: float
+        self,
+        sym: str,
+        exposure: float,
+        signed_qty: float,
+        price: float,
+        equity: float,
+        mult: float,
+        facts: _Facts,
+        ctx: _Context,
     ) -> tuple[RiskCheck, RiskCheck]:
         cfg = self.cfg
-        pf = self.portfolio
-        after = abs(pf.exposure(sym) + signed_qty) * price
+        after = abs(exposure + signed_qty) * price
         pct = after / equity * 100.0 if equity > 0 else math.inf
         limit = cfg.max_position_pct * mult
+        detail = f"{sym} exposure {after:.2f} after the trade"
         sym_check = RiskCheck(
             name="position_symbol",
             value=pct if math.isfinite(pct) else -1.0,
             limit=limit,
             passed=pct <= limit,
-            detail=f"{sym} exposure {after:.2f} after the trade"
-            + ("" if equity > 0 else "; no equity"),
+            detail=detail if equity > 0 else detail + "; no equity",
         )
-        sector = cfg.sectors.get(sym)
+        sector = ctx.sector
         slimit = cfg.max_sector_pct * mult
         if sector is None:
             return sym_check, RiskCheck(
@@ -214,12 +526,13 @@ class RiskEngine:
                 value=0.0,
                 limit=slimit,
                 passed=True,
-                detail=f"no sector configured for {sym}",
+                detail=facts.no_sector,
             )
+        pf = self.portfolio
         total = after
-        for other in pf.open_symbols():
-            if other != sym and cfg.sectors.get(other) == sector:
-                total += abs(pf.exposure(other)) * self._price(other)
+        # Peers in sorted order, so the sum (and its last bit) is the same in every run.
+        for other in ctx.sector_peers:
+            total += abs(pf.exposure(other)) * self._price(other)
         spct = total / equity * 100.0 if equity > 0 else math.inf
         return sym_check, RiskCheck(
             name="position_sector",
@@ -239,78 +552,18 @@ class RiskEngine:
         r = next((r for r in self.portfolio.reservations.values() if r.symbol == sym), None)
         return r.price if r is not None else 0.0
 
-    def _correlation(self, sym: str, held: set[str], enough: bool) -> RiskCheck:
-        cfg = self.cfg
-        limit = cfg.max_correlation
-        if not held:
-            return RiskCheck(
-                name="correlation", value=0.0, limit=limit, passed=True, detail="no positions"
-            )
-        if not enough:
-            return RiskCheck(
-                name="correlation",
-                value=0.0,
-                limit=limit,
-                passed=not cfg.require_history,
-                detail=f"{sym}: too little history",
-            )
-        others, _, _, rho = self._context(sym, held)
-        if not others:
-            return RiskCheck(
-                name="correlation",
-                value=0.0,
-                limit=limit,
-                passed=True,
-                detail="no open position has history",
-            )
-        if not math.isfinite(rho):
-            return RiskCheck(
-                name="correlation",
-                value=0.0,
-                limit=limit,
-                passed=not cfg.require_history,
-                detail="correlation undefined (too few common periods or no variance)",
-            )
-        return RiskCheck(
-            name="correlation",
-            value=rho,
-            limit=limit,
-            passed=rho <= limit,
-            detail=f"max |rho| against {len(others)} open position(s)",
-        )
-
-    def _context(
-        self, sym: str, held: set[str]
-    ) -> tuple[tuple[str, ...], tuple[str, ...], F64, float]:
-        """Open symbols with and without history, the aligned return matrix of
-        ``(sym, *with)`` and the max |ρ| of ``sym`` against them.
-
-        All of it depends on the histories only, not on quantities, so it is cached
-        against the versions of the series involved; ``sym`` must have history.
-        """
-        hist = self.history
-        series = hist.series
-        key = (sym, tuple(sorted(held)))
-        versions = tuple(series[s].version if s in series else -1 for s in (sym, *key[1]))
-        hit = self._ctx_cache.get(key)
-        if hit is not None and hit[0] == versions:
-            return hit[1]
-        cfg = self.cfg
-        others = tuple(o for o in key[1] if hist.returns_count(o) >= cfg.min_history)
-        skipped = tuple(o for o in key[1] if o not in others)
-        _, mat = hist.aligned((sym, *others), cfg.var_window)
-        rho = max_abs_corr(mat[:, 0], mat[:, 1:], cfg.correlation_window) if others else 0.0
-        ctx = (others, skipped, mat, rho)
-        if len(self._ctx_cache) >= 4096:
-            self._ctx_cache.clear()
-        self._ctx_cache[key] = (versions, ctx)
-        return ctx
+    def _correlation(self, facts: _Facts, ctx: _Context) -> RiskCheck:
+        if not ctx.held:
+            return self._alone
+        if not facts.enough:
+            return facts.corr_short
+        assert ctx.corr_check is not None  # filled with the history part
+        return ctx.corr_check
 
     def _liquidity(
-        self, s: Series | None, qty: float, price: float
+        self, facts: _Facts, qty: float, price: float
     ) -> tuple[RiskCheck, RiskCheck, RiskCheck]:
         cfg = self.cfg
-        adv = s.adv(cfg.adv_window) if s is not None else math.nan
         min_px = RiskCheck(
             name="liquidity_min_price",
             value=price,
@@ -318,139 +571,124 @@ class RiskEngine:
             passed=price >= cfg.min_price,
             detail="order price vs minimum",
         )
-        if not math.isfinite(adv):
-            ok = not cfg.require_history
-            why = f"fewer than {cfg.adv_window} bars of volume"
-            return (
-                RiskCheck(
-                    name="liquidity_adv", value=0.0, limit=cfg.min_adv, passed=ok, detail=why
-                ),
-                RiskCheck(
-                    name="liquidity_participation",
-                    value=0.0,
-                    limit=cfg.max_adv_pct,
-                    passed=ok,
-                    detail=why,
-                ),
-                min_px,
-            )
-        part = qty / adv * 100.0 if adv > 0 else math.inf
-        return (
-            RiskCheck(
-                name="liquidity_adv",
-                value=round(adv, 2),
-                limit=cfg.min_adv,
-                passed=adv >= cfg.min_adv,
-                detail=f"average volume over {cfg.adv_window} bars",
-            ),
-            RiskCheck(
+        thin = facts.thin_checks
+        if thin is not None:
+            return thin[0], thin[1], min_px
+        adv_check = facts.adv_check
+        assert adv_check is not None  # set whenever thin_checks is not
+        part_check = facts.participation.get(qty)
+        if part_check is None:
+            adv = facts.adv
+            part = qty / adv * 100.0 if adv > 0 else math.inf
+            part_check = RiskCheck(
                 name="liquidity_participation",
                 value=part if math.isfinite(part) else -1.0,
                 limit=cfg.max_adv_pct,
                 passed=part <= cfg.max_adv_pct,
                 detail=f"{qty:g} of ADV {adv:.0f}",
-            ),
-            min_px,
-        )
+            )
+            if qty != 0.0:  # 0.0 and -0.0 are one key but print apart
+                if len(facts.participation) >= 256:
+                    facts.participation.clear()
+                facts.participation[qty] = part_check
+        return adv_check, part_check, min_px
 
     def _var(
-        self, sym: str, held: set[str], notional: float, equity: float, mult: float, enough: bool
+        self,
+        facts: _Facts,
+        ctx: _Context,
+        exposure: float,
+        notional: float,
+        equity: float,
+        mult: float,
     ) -> RiskCheck:
         cfg = self.cfg
         limit = cfg.var_limit_pct * mult
-        if not enough:
+        if not facts.enough:
             return RiskCheck(
                 name="var",
                 value=0.0,
                 limit=limit,
                 passed=not cfg.require_history,
-                detail=f"{sym}: too little history",
+                detail=facts.short_detail,
             )
-        pf = self.portfolio
-        price = self._price
-        others, skipped, mat, _ = self._context(sym, held)
-        weights = np.empty(len(others) + 1, dtype=np.float64)
-        weights[0] = pf.exposure(sym) * price(sym) + notional
-        for k, other in enumerate(others, start=1):
-            weights[k] = pf.exposure(other) * price(other)
+        mat = ctx.mat
         if mat.shape[0] < cfg.min_history:
             return RiskCheck(
                 name="var",
                 value=0.0,
                 limit=limit,
                 passed=not cfg.require_history,
-                detail=f"only {mat.shape[0]} common periods",
+                detail=ctx.short_detail,
             )
+        weights = ctx.weights
+        weights[0] = exposure * facts.price + notional
+        pf = self.portfolio
+        holdings = pf.holdings
+        reserved = pf.reserved_qty
+        k = 1
+        for other, px in zip(ctx.others, ctx.prices, strict=True):
+            h = holdings.get(other)
+            weights[k] = ((h.qty if h is not None else 0.0) + reserved.get(other, 0.0)) * px
+            k += 1
         # The matrix and weights are built here from finite history, so the compiled
         # kernel is called directly, without the checked wrapper's per-call validation.
         var = max(0.0, historical_var(mat, weights, cfg.var_confidence))
         pct = var / equity * 100.0 if equity > 0 else math.inf
-        detail = f"VaR {var:.2f} over {mat.shape[0]} days, {len(others) + 1} symbols"
-        if skipped:
-            detail += f"; no history: {','.join(skipped)}"
         return RiskCheck(
             name="var",
             value=pct if math.isfinite(pct) else -1.0,
             limit=limit,
             passed=pct <= limit,
-            detail=detail,
-        )
-
-    def _regime(self, req: RiskRequest, rule: RegimeRule | None) -> RiskCheck:
-        allowed = True
-        if rule is not None:
-            allowed = rule.allow_long if req.side is Side.BUY else rule.allow_short
-        kind = "long" if req.side is Side.BUY else "short"
-        return RiskCheck(
-            name="regime",
-            value=1.0 if allowed else 0.0,
-            limit=1.0,
-            passed=allowed,
-            detail=f"new {kind} entries {'allowed' if allowed else 'not allowed'} in {req.regime}",
-        )
-
-    def _open_positions(self, sym: str, held: set[str]) -> RiskCheck:
-        limit = self.cfg.max_open_positions
-        after = len(held) + 1
-        return RiskCheck(
-            name="max_open_positions",
-            value=float(after),
-            limit=float(limit),
-            passed=after <= limit,
-            detail=f"open positions and working entries after {sym}",
+            detail=f"VaR {var:.2f}{ctx.var_suffix}",
         )
 
     def _daily_loss(self, safety: SafetySnapshot, equity: float) -> RiskCheck:
-        limit = self.cfg.daily_loss_limit_pct
+        text = safety.day.start_equity
+        last_text, last_equity, check = self._loss_memo
+        if check is not None and text == last_text and equity == last_equity and equity != 0.0:
+            return check
         try:
-            start = float(safety.day.start_equity)
+            start = float(text)
         except ValueError:
             start = 0.0
         if start <= 0.0:
-            return RiskCheck(
+            check = self._no_day_start
+        else:
+            limit = self.cfg.daily_loss_limit_pct
+            loss = max(0.0, start - equity) / start * 100.0
+            check = RiskCheck(
                 name="daily_loss",
-                value=0.0,
+                value=loss,
                 limit=limit,
-                passed=True,
-                detail="no start-of-day equity yet",
+                passed=loss < limit,
+                detail=f"equity {equity:.2f} vs start of day {start:.2f}",
             )
-        loss = max(0.0, start - equity) / start * 100.0
-        return RiskCheck(
-            name="daily_loss",
-            value=loss,
-            limit=limit,
-            passed=loss < limit,
-            detail=f"equity {equity:.2f} vs start of day {start:.2f}",
-        )
+        self._loss_memo = (text, equity, check)
+        return check
 
     def _breaker(self, safety: SafetySnapshot, now_ns: int) -> RiskCheck:
-        left = max(0, safety.breaker_until_ns - now_ns) / NS_PER_S
+        losses = safety.consecutive_losses
+        if safety.breaker_until_ns <= now_ns:
+            check = self._breaker_checks.get(losses)
+            if check is None:
+                if len(self._breaker_checks) >= 64:
+                    self._breaker_checks.clear()
+                check = self._breaker_checks[losses] = RiskCheck(
+                    name="circuit_breaker",
+                    value=0.0,
+                    limit=0.0,
+                    passed=True,
+                    detail=f"{losses} consecutive losing trades",
+                )
+            return check
+        left = (safety.breaker_until_ns - now_ns) / NS_PER_S
         return RiskCheck(
             name="circuit_breaker",
             value=round(left, 3),
             limit=0.0,
             passed=left <= 0.0,
-            detail=f"{safety.consecutive_losses} consecutive losing trades",
+            detail=f"{losses} consecutive losing trades",
         )
 
     def _order_rate(self, now_ns: int) -> RiskCheck:
@@ -459,10 +697,11 @@ class RiskEngine:
         while appr and appr[0] <= horizon:
             appr.popleft()
         limit = self.cfg.max_orders_per_window
+        n = len(appr)
         return RiskCheck(
             name="order_rate",
-            value=float(len(appr)),
+            value=float(n),
             limit=float(limit),
-            passed=len(appr) < limit,
-            detail=f"approved entries in the last {self.cfg.order_rate_window_s:g}s",
+            passed=n < limit,
+            detail=self._rate_detail,
         )

@@ -5,7 +5,9 @@ Positions and equity come from the orchestrator's ``PositionUpdate`` and
 position, the approved quantity is *reserved*, so a burst of signals cannot each pass a
 limit that together they break. A reservation shrinks with each ``Fill`` of its order,
 ends with the order's terminal ``OrderUpdate``, and lapses after a TTL as a backstop.
-Aggregates are kept incrementally, so no request scans the reservations.
+Aggregates are kept incrementally, so no request scans the reservations, and
+:attr:`Portfolio.open_version` changes whenever the set of open symbols may have, so
+the risk engine can keep what it derives from that set until it does.
 """
 
 from __future__ import annotations
@@ -43,9 +45,12 @@ class Portfolio:
 
     __slots__ = (
         "_expiry",
+        "_open",
+        "_open_sorted",
         "buying_power",
         "equity",
         "holdings",
+        "open_version",
         "peak_equity",
         "reservations",
         "reserved_notional",
@@ -63,6 +68,10 @@ class Portfolio:
         self.reserved_qty: dict[str, float] = {}
         self.reserved_notional = 0.0
         self._expiry: deque[tuple[int, str]] = deque()
+        self._open: set[str] = set()
+        self.open_version = 0
+        """Changes whenever the set of :meth:`open_symbols` changes."""
+        self._open_sorted: tuple[int, tuple[str, ...]] = (-1, ())
 
     # -- events ------------------------------------------------------------------------
 
@@ -72,9 +81,10 @@ class Portfolio:
         qty = float(p.qty)
         if qty == 0.0:
             self.holdings.pop(p.symbol, None)
-            return
-        last = p.last_price if p.last_price is not None else float(p.avg_price)
-        self.holdings[p.symbol] = Holding(qty, float(p.avg_price), last)
+        else:
+            last = p.last_price if p.last_price is not None else float(p.avg_price)
+            self.holdings[p.symbol] = Holding(qty, float(p.avg_price), last)
+        self._touch(p.symbol)
 
     def on_account(self, ev: AccountSnapshot) -> None:
         """New equity and buying power."""
@@ -125,7 +135,10 @@ class Portfolio:
         exp = now_ns + self.ttl_ns
         r = Reservation(symbol, 0.0, price, stop, exp)
         self.reservations[correlation_id] = r
-        self._expiry.append((exp, correlation_id))
+        expiry = self._expiry
+        expiry.append((exp, correlation_id))
+        if len(expiry) > 2 * len(self.reservations) + 1024:
+            self._compact_expiry()
         self._adjust(r, qty)
 
     def release(self, correlation_id: str) -> None:
@@ -135,6 +148,7 @@ class Portfolio:
             self._adjust(r, -r.qty)
             if abs(self.reserved_qty.get(r.symbol, 0.0)) < 1e-9:
                 self.reserved_qty.pop(r.symbol, None)
+                self._touch(r.symbol)
 
     def expire(self, now_ns: int) -> None:
         """Drop reservations past their TTL (their orders never reported an end)."""
@@ -145,10 +159,37 @@ class Portfolio:
             if r is not None and r.expires_ns == t:
                 self.release(cid)
 
+    def _compact_expiry(self) -> None:
+        # Released reservations leave their expiry entries behind (removing them from
+        # the middle of the deque would cost a scan each); at thousands of approvals a
+        # second and a TTL of an hour they would pile up by the million. Dropping the
+        # dead ones once they outnumber the live ones keeps the deque proportional to
+        # the reservations, at O(1) amortised per reservation, and keeps the order.
+        res = self.reservations
+        self._expiry = deque(
+            (t, cid)
+            for t, cid in self._expiry
+            if (r := res.get(cid)) is not None and r.expires_ns == t
+        )
+
+    def _touch(self, symbol: str) -> None:
+        # Called after anything that may open or close ``symbol``: the open set is
+        # kept as it changes, so no request has to build it.
+        is_open = symbol in self.holdings or self.reserved_qty.get(symbol, 0.0) != 0.0
+        if is_open != (symbol in self._open):
+            if is_open:
+                self._open.add(symbol)
+            else:
+                self._open.discard(symbol)
+            self.open_version += 1
+
     def _adjust(self, r: Reservation, dq: float) -> None:
         before = abs(r.qty) * r.price
         r.qty += dq
-        self.reserved_qty[r.symbol] = self.reserved_qty.get(r.symbol, 0.0) + dq
+        old = self.reserved_qty.get(r.symbol, 0.0)
+        new = self.reserved_qty[r.symbol] = old + dq
+        if (old != 0.0) != (new != 0.0):
+            self._touch(r.symbol)
         # Clamped: float residue must never make reserved money negative.
         self.reserved_notional = max(0.0, self.reserved_notional + abs(r.qty) * r.price - before)
 
@@ -161,6 +202,12 @@ class Portfolio:
 
     def open_symbols(self) -> set[str]:
         """Symbols with a position or a working approved entry."""
-        out = set(self.holdings)
-        out.update(s for s, q in self.reserved_qty.items() if q != 0.0)
-        return out
+        return set(self._open)
+
+    def open_sorted(self) -> tuple[str, ...]:
+        """:meth:`open_symbols` in sorted order, remembered until :attr:`open_version` moves."""
+        version, syms = self._open_sorted
+        if version != self.open_version:
+            syms = tuple(sorted(self._open))
+            self._open_sorted = (self.open_version, syms)
+        return syms
