@@ -32,6 +32,11 @@ _canonical = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="string", o
 _sha256 = hashlib.sha256
 
 
+def canonical_encoder() -> msgspec.json.Encoder:
+    """The encoder :func:`canonical_payload` uses (for callers that inline it)."""
+    return _canonical
+
+
 def canonical_payload(event: msgspec.Struct) -> bytes:
     """The event's canonical JSON: what the audit log stores and hashes."""
     return _canonical.encode(event)

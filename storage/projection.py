@@ -13,6 +13,7 @@ intents, broker connectivity...). Market data and heartbeats are not stored.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol, cast
@@ -50,7 +51,7 @@ from daemon.messages import (
     TradingModeChanged,
 )
 from storage import _tables as t
-from storage._chain import canonical_payload, event_key
+from storage._chain import KEY_LEN, canonical_encoder
 
 Row = tuple[Any, ...]
 Rows = tuple[tuple[t.TableSpec, Row], ...]
@@ -386,6 +387,12 @@ class _Timed(Protocol):
 _KEEP_VALUES = frozenset({t.ORDER_STATUS.index, t.ORDER_INTENTS.index, t.TRADES.index})
 """Specs whose rows the store reads (order statuses and intents, daily statistics): kept
 as tuples."""
+_TEXT_FORMATTERS: tuple[Callable[[Row], str] | None, ...] = tuple(
+    None if spec.index in _KEEP_VALUES else spec.tail_text for spec in t.ALL_SPECS
+)
+"""COPY-text formatter of each spec's row tails, by spec index (None: kept as values)."""
+_encode_canonical = canonical_encoder().encode
+_sha256 = hashlib.sha256
 
 
 class Projector:
@@ -405,16 +412,18 @@ class Projector:
 
     def prepare(self, event: Event) -> Prepared:
         """Canonical payload, key and rows of ``event``; raises TypeError for unstored types."""
-        fn = _PROJECTIONS.get(type(event))
+        kind = type(event)
+        fn = _PROJECTIONS.get(kind)
         if fn is None:
-            raise TypeError(f"{type(event).__name__} is not a stored event type")
-        payload = canonical_payload(event)
+            raise TypeError(f"{kind.__name__} is not a stored event type")
+        # canonical_payload and event_key, inlined: this runs for every record stored.
+        payload = _encode_canonical(event)
         correlation_id, rows = fn(event, self.tz)
         if self.copy_text:
-            keep = _KEEP_VALUES
+            text = _TEXT_FORMATTERS
             indexed: IndexedRows = tuple(
                 [
-                    (spec.index, tail if spec.index in keep else spec.tail_text(tail))
+                    (spec.index, tail if (f := text[spec.index]) is None else f(tail))
                     for spec, tail in rows
                 ]
             )
@@ -422,9 +431,9 @@ class Projector:
             indexed = tuple([(spec.index, tail) for spec, tail in rows])
         return Prepared(
             event,
-            type(event).__name__,
+            kind.__name__,
             cast(_Timed, event).ts,
-            event_key(payload),
+            _sha256(payload).hexdigest()[:KEY_LEN],
             correlation_id,
             payload,
             indexed,
