@@ -35,12 +35,6 @@ def text_fields(values: Sequence[Any]) -> str:
     return "\t".join([text_value(v) for v in values])
 
 
-def json_field(payload: str) -> str:
-    """A canonical JSON payload as one field: it has no raw control characters (JSON
-    escapes them), so only backslashes need doubling."""
-    return payload.replace("\\", "\\\\") if "\\" in payload else payload
-
-
 def copy_text(rows: Sequence[Sequence[Any]]) -> bytes:
     """``rows`` in COPY text format, newline-terminated."""
     lines = [text_fields(row) for row in rows]
