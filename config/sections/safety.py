@@ -60,3 +60,8 @@ class SafetySettings(Section, frozen=True, kw_only=True):
     """Exchange holidays (``YYYY-MM-DD``), skipped when counting business days for PDT."""
     write_retry_s: Seconds = 5.0
     """After a failed write, how often the state is written again until it succeeds."""
+    write_in_thread: bool = True
+    """Write the state file from a worker thread, so an fsync never stalls the event loop.
+    Replays turn it off: their state lives on a throwaway tmpfs directory where the
+    write takes microseconds and the thread hand-off (about a millisecond on a busy
+    machine, once per trade and per trading day) would cost more than the write."""

@@ -748,9 +748,12 @@ class SafetyStore:
             return False
         data = encode_state(new)
         try:
-            await anyio.to_thread.run_sync(
-                write_atomic, self._ops, self.path, data, limiter=self._writer
-            )
+            if self._settings.safety.write_in_thread:
+                await anyio.to_thread.run_sync(
+                    write_atomic, self._ops, self.path, data, limiter=self._writer
+                )
+            else:
+                write_atomic(self._ops, self.path, data)  # same steps, on the loop thread
         except OSError as exc:
             await self._write_failed(str(exc), new)
             return False

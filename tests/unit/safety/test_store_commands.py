@@ -448,3 +448,40 @@ async def test_a_non_day_scoped_acknowledgement_ends_with_the_process(tmp_path: 
         assert await again.trip(KillTrigger.BROKER_DISCONNECT, "down after the restart")
     finally:
         again.close()
+
+
+# -- writing on the loop thread (replays) -----------------------------------------------
+
+
+class _ThreadSpy:
+    """The real file operations, noting which thread made each call."""
+
+    def __init__(self, real: Any, threads: list[int]) -> None:
+        self._real = real
+        self._threads = threads
+
+    def __getattr__(self, name: str) -> Any:
+        op = getattr(self._real, name)
+
+        def call(*args: Any) -> Any:
+            self._threads.append(threading.get_ident())
+            return op(*args)
+
+        return call
+
+
+async def test_written_on_the_loop_thread_the_same_steps_and_the_same_failures(
+    tmp_path: Path,
+) -> None:
+    async for rig in _rig(tmp_path, write_in_thread=False):
+        threads: list[int] = []
+        rig.ops.real = _ThreadSpy(rig.ops.real, threads)  # type: ignore[assignment]
+        reply = await rig.store.engage("replayed kill", flatten=False)
+        assert reply.ok
+        assert rig.on_disk().kill.engaged
+        assert set(threads) == {threading.get_ident()}
+        steps = ["open_new", "write", "fsync", "close", "replace", "fsync_dir"]
+        assert rig.ops.calls[-6:] == steps
+        rig.ops.fail["fsync"] = enospc()
+        await rig.store.set_mode(TradingMode.PAUSED, reason="a failed write still halts risk")
+        assert not rig.store.writable
