@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import MutableSequence
 from datetime import datetime, timedelta
-from typing import final
+from typing import cast, final
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -75,6 +76,12 @@ _CACHE_MAX = 4096
 are dead weight; starting over is cheaper than tracking which)."""
 
 
+def _float_view(a: F64) -> MutableSequence[float]:
+    # A memoryview of a float64 array takes and gives Python floats (typeshed types
+    # memoryview items as int).
+    return cast("MutableSequence[float]", a.data)
+
+
 @final
 class _Facts:
     """What the checks need from one symbol's history, valid while its series is."""
@@ -84,6 +91,7 @@ class _Facts:
         "adv_check",
         "corr_short",
         "enough",
+        "history_version",
         "no_sector",
         "participation",
         "price",
@@ -95,6 +103,7 @@ class _Facts:
 
     def __init__(self, sym: str, s: Series | None, engine: RiskEngine) -> None:
         cfg = engine.cfg
+        self.history_version = engine.history.version
         self.series = s
         self.version = s.version if s is not None else -1
         self.enough = engine.history.returns_count(sym) >= cfg.min_history
@@ -151,13 +160,15 @@ class _Context:
     __slots__ = (
         "corr_check",
         "held",
+        "history_version",
         "mat",
         "open_check",
         "others",
-        "prices",
+        "priced",
         "sector",
         "sector_peers",
         "short_detail",
+        "slots",
         "var_suffix",
         "watch",
         "weights",
@@ -183,10 +194,15 @@ class _Context:
             else ()
         )
         self.watch: tuple[tuple[str, Series | None, int], ...] | None = None
+        self.history_version = -1
+        """The history's version when ``watch`` was last found fresh."""
         self.others: tuple[str, ...] = ()
-        self.prices: tuple[float, ...] = ()
+        self.priced: tuple[tuple[int, str, float], ...] = ()
+        """(column, symbol, last close) of each other symbol in the matrix."""
         self.mat: F64 = np.zeros((0, 1))
         self.weights: F64 = np.zeros(1)
+        self.slots = _float_view(self.weights)
+        """``weights`` as a memoryview: a float stored through it costs half as much."""
         self.corr_check: RiskCheck | None = None
         self.short_detail = ""
         self.var_suffix = ""
@@ -219,8 +235,9 @@ class _Context:
         self.others = others
         self.mat = mat
         # min_history >= 2, so every symbol in the matrix has bars and a last close.
-        self.prices = tuple(series[o].last_close for o in others)
+        self.priced = tuple((k, o, series[o].last_close) for k, o in enumerate(others, start=1))
         self.weights = np.empty(len(others) + 1, dtype=np.float64)
+        self.slots = _float_view(self.weights)
         limit = cfg.max_correlation
         if not held:
             corr = RiskCheck(
@@ -364,12 +381,16 @@ class RiskEngine:
     # -- what is kept between requests ------------------------------------------------------
 
     def _facts_of(self, sym: str) -> _Facts:
-        s = self.history.series.get(sym)
+        hist = self.history
         f = self._facts.get(sym)
+        if f is not None and f.history_version == hist.version:
+            return f
+        s = hist.series.get(sym)
         if f is None or f.series is not s or (s is not None and s.version != f.version):
             if len(self._facts) >= _CACHE_MAX:
                 self._facts.clear()
             f = self._facts[sym] = _Facts(sym, s, self)
+        f.history_version = hist.version
         return f
 
     def _context(self, sym: str, facts: _Facts) -> _Context:
@@ -390,8 +411,11 @@ class RiskEngine:
                 found = self._contexts[key] = _Context(sym, held, self)
             ctx = found
             self._last_context[sym] = (version, ctx)
-        if facts.enough and not ctx.fresh(self.history.series):
-            ctx.fill(sym, self)
+        hist = self.history
+        if facts.enough and ctx.history_version != hist.version:
+            if not ctx.fresh(hist.series):
+                ctx.fill(sym, self)
+            ctx.history_version = hist.version
         return ctx
 
     def _regime(self, regime: Regime, buy: bool) -> tuple[float, RiskCheck]:
@@ -621,19 +645,17 @@ class RiskEngine:
                 passed=not cfg.require_history,
                 detail=ctx.short_detail,
             )
-        weights = ctx.weights
+        weights = ctx.slots
         weights[0] = exposure * facts.price + notional
         pf = self.portfolio
         holdings = pf.holdings
         reserved = pf.reserved_qty
-        k = 1
-        for other, px in zip(ctx.others, ctx.prices, strict=True):
+        for k, other, px in ctx.priced:
             h = holdings.get(other)
             weights[k] = ((h.qty if h is not None else 0.0) + reserved.get(other, 0.0)) * px
-            k += 1
         # The matrix and weights are built here from finite history, so the compiled
         # kernel is called directly, without the checked wrapper's per-call validation.
-        var = max(0.0, historical_var(mat, weights, cfg.var_confidence))
+        var = max(0.0, historical_var(mat, ctx.weights, cfg.var_confidence))
         pct = var / equity * 100.0 if equity > 0 else math.inf
         return RiskCheck(
             name="var",

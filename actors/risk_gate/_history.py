@@ -7,7 +7,9 @@ by period (``ts // interval``): a second bar for the current period replaces it 
 update of today's bar), an older one is ignored.
 
 Derived arrays (returns, aligned return matrices) are cached against each series'
-``version``, so a risk request on an unchanged history costs dict lookups.
+``version``, so a risk request on an unchanged history costs dict lookups; and
+:attr:`MarketHistory.version` moves with any change to any of its series, so a cache
+over several series can tell in one comparison that none of them changed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Series:
     __slots__ = (
         "_adv",
         "_cap",
+        "_changes",
         "_closes",
         "_keys",
         "_len",
@@ -44,8 +47,10 @@ class Series:
         "version",
     )
 
-    def __init__(self, length: int) -> None:
+    def __init__(self, length: int, changes: list[int] | None = None) -> None:
         self.length = length
+        # A counter shared with the owning history (one cell, bumped with ``version``).
+        self._changes = changes if changes is not None else [0]
         self._cap = 2 * length
         self._keys: I64 = np.zeros(self._cap, dtype=np.int64)
         self._closes: F64 = np.zeros(self._cap, dtype=np.float64)
@@ -66,6 +71,7 @@ class Series:
                 self._closes[i - 1] = close
                 self._vols[i - 1] = volume
                 self.version += 1
+                self._changes[0] += 1
             return
         if i == self._cap:
             keep = self.length - 1
@@ -79,6 +85,7 @@ class Series:
         self._len = i + 1
         self.n = min(self._len, self.length)
         self.version += 1
+        self._changes[0] += 1
 
     @property
     def last_close(self) -> float:
@@ -115,12 +122,18 @@ class Series:
 class MarketHistory:
     """Every symbol's :class:`Series`, plus aligned return matrices for VaR/correlation."""
 
-    __slots__ = ("_aligned", "length", "series")
+    __slots__ = ("_aligned", "_changes", "length", "series")
 
     def __init__(self, length: int) -> None:
         self.length = length
         self.series: dict[str, Series] = {}
+        self._changes = [0]
         self._aligned: dict[tuple[tuple[str, int], ...], tuple[I64, F64]] = {}
+
+    @property
+    def version(self) -> int:
+        """Moves whenever a series is added or any series changes."""
+        return self._changes[0]
 
     def get(self, symbol: str) -> Series | None:
         """The symbol's series, if it has one."""
@@ -130,7 +143,8 @@ class MarketHistory:
         """Record one bar."""
         s = self.series.get(symbol)
         if s is None:
-            s = self.series[symbol] = Series(self.length)
+            s = self.series[symbol] = Series(self.length, self._changes)
+            self._changes[0] += 1
         s.append(period, close, volume)
 
     def returns_count(self, symbol: str) -> int:

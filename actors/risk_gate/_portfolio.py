@@ -166,11 +166,16 @@ class Portfolio:
         # dead ones once they outnumber the live ones keeps the deque proportional to
         # the reservations, at O(1) amortised per reservation, and keeps the order.
         res = self.reservations
-        self._expiry = deque(
-            (t, cid)
-            for t, cid in self._expiry
-            if (r := res.get(cid)) is not None and r.expires_ns == t
-        )
+        kept: deque[tuple[int, str]] = deque()
+        seen: set[str] = set()
+        for t, cid in self._expiry:
+            # One entry per live reservation: a correlation id reserved again at the
+            # same instant leaves twins that would otherwise all look alive.
+            r = res.get(cid)
+            if r is not None and r.expires_ns == t and cid not in seen:
+                seen.add(cid)
+                kept.append((t, cid))
+        self._expiry = kept
 
     def _touch(self, symbol: str) -> None:
         # Called after anything that may open or close ``symbol``: the open set is
