@@ -79,7 +79,12 @@ class _Assigned:
     batch (fast path only: on the safe path an intent may already exist and be skipped)."""
     records: int = 0
     """Records planned so far."""
+    folded: bool = False
+    """Statuses folded into intents and intent rows encoded: no records can be added."""
     finished: bool = False
+    """Ready to apply (in text mode: every table's payload joined)."""
+    to_join: list[t.TableSpec] = field(default_factory=list)
+    """Text mode, once folded: tables whose lines are still to be joined, in order."""
     audit: list[Row] = field(default_factory=list)
     appends: dict[t.TableSpec, list[Row]] = field(default_factory=dict)
     lines: dict[t.TableSpec, list[str]] = field(default_factory=dict)
@@ -198,16 +203,19 @@ class EventStore:
             plan = _Assigned(self._copy_text, start, start)
             ahead = self._ahead = _Ahead(plan, upcoming[0])
         plan = ahead.plan
+        if plan.records >= size:
+            # A full batch: finish it too (a step at a time), so the flusher only sends.
+            if plan.finished:
+                return False
+            _finish_step(plan)
+            return not plan.finished
         stop = min(len(upcoming), size, plan.records + limit)
         if plan.records >= stop:
             return False
         records = list(itertools.islice(upcoming, plan.records, stop))
         self._assign_into(plan, records, plan.records, None)
         ahead.last = records[-1]
-        if stop == size:
-            # A full batch: encode its COPY payloads now too, so the flusher only sends.
-            _finish(plan)
-        return stop < min(len(upcoming), size)
+        return stop < len(upcoming) or stop == size
 
     def _take_ahead(self, batch: Sequence[Prepared], head: tuple[int, str]) -> _Assigned | None:
         """The plan built ahead for ``batch`` (possibly partial), if it is still valid."""
@@ -215,7 +223,7 @@ class EventStore:
         if (
             ahead is None
             or ahead.plan.text != self._copy_text
-            or (ahead.plan.finished and ahead.plan.records != len(batch))
+            or (ahead.plan.folded and ahead.plan.records != len(batch))
             or not _ahead_matches(ahead, batch, head)
         ):
             return None
@@ -442,7 +450,6 @@ def _ahead_matches(ahead: _Ahead, records: Sequence[Prepared], start: tuple[int,
 
 
 _I_SEQ = t.ORDER_INTENTS.columns.index("intent_seq")
-_I_LAST = t.ORDER_INTENTS.columns.index("last_seq")
 _FOLD = tuple(
     (t.ORDER_STATUS.columns.index(c), t.ORDER_INTENTS.columns.index(c))
     for c in ("status", "filled_qty", "avg_fill_price", "reason", "updated_ns", "last_seq")
@@ -456,42 +463,53 @@ _FOLD_NONEMPTY = tuple(
 
 
 def _finish(plan: _Assigned) -> None:
-    """Fold statuses into intents of the same batch, encode the intent rows and, in text
-    mode, join every table's lines into its COPY payload.
+    """Make ``plan`` ready to apply (see :func:`_finish_step`)."""
+    while not plan.finished:
+        _finish_step(plan)
 
-    Inserting an order already in its latest state is what inserting its intent and then
-    upserting its status would leave (the status applies only if it is later in the
+
+def _finish_step(plan: _Assigned) -> None:
+    """One step of finishing a plan (each well under a millisecond for a full batch).
+
+    First fold statuses into intents of the same batch and encode the intent rows:
+    inserting an order already in its latest state is what inserting its intent and
+    then upserting its status would leave (the status applies only if it is later in the
     audit order than the intent), one statement and one index update fewer per order.
+    Then, in text mode, join one table's lines into its COPY payload per step.
     """
-    if plan.finished:
-        return
-    plan.finished = True
-    if plan.merge and plan.intent_by_id and plan.order_status:
-        status = plan.order_status
-        for coid, intent in plan.intent_by_id.items():
-            update = status.pop(coid, None)
-            if update is None or update[1] <= intent[_I_SEQ]:
-                continue
-            for src, dst in _FOLD:
-                intent[dst] = update[src]
-            for src, dst in _FOLD_NONEMPTY:
-                if update[src]:
-                    intent[dst] = update[src]
-    spec = t.ORDER_INTENTS
-    if plan.intents:
+    if not plan.folded:
+        plan.folded = True
+        _fold_statuses(plan)
+        spec = t.ORDER_INTENTS
+        if plan.intents:
+            if plan.text:
+                fmt = spec.row_text
+                plan.lines[spec] = [fmt(r) for r in plan.intents]
+            else:
+                plan.appends[spec] = [tuple(r) for r in plan.intents]
         if plan.text:
-            fmt = spec.row_text
-            plan.lines[spec] = [fmt(r) for r in plan.intents]
-        else:
-            plan.appends[spec] = [tuple(r) for r in plan.intents]
-    if plan.text:
-        data = plan.copy_data
-        for spec in t.APPEND_SPECS:
-            lines = plan.lines.get(spec)
-            if lines:
-                data.append((spec, copy_lines(lines)))
-        # The payloads are all that is needed now; do not hold every row twice.
-        plan.lines = {}
+            plan.to_join = [s for s in t.APPEND_SPECS if plan.lines.get(s)]
+        plan.finished = not plan.to_join
+        return
+    spec = plan.to_join.pop(0)
+    # Each payload replaces its lines: do not hold every row twice.
+    plan.copy_data.append((spec, copy_lines(plan.lines.pop(spec))))
+    plan.finished = not plan.to_join
+
+
+def _fold_statuses(plan: _Assigned) -> None:
+    if not (plan.merge and plan.intent_by_id and plan.order_status):
+        return
+    status = plan.order_status
+    for coid, intent in plan.intent_by_id.items():
+        update = status.pop(coid, None)
+        if update is None or update[1] <= intent[_I_SEQ]:
+            continue
+        for src, dst in _FOLD:
+            intent[dst] = update[src]
+        for src, dst in _FOLD_NONEMPTY:
+            if update[src]:
+                intent[dst] = update[src]
 
 
 def _daily_deltas(account: str, trades: Sequence[Row]) -> list[Row]:

@@ -348,7 +348,8 @@ async def test_the_next_batch_planned_ahead_is_used_only_when_still_valid(db: Da
     assert planned.finished
     # A plan built for records that are not the batch written is dropped, not applied
     # (applied, it would write record 150 here and the dumps below would differ).
-    store.plan_ahead(queue[150:], 50)
+    while store.plan_ahead(queue[150:], 50):
+        pass
     assert store._ahead is not None
     assert store._ahead.plan.copy_data or db.backend == "sqlite"  # full batch: encoded
     await store.write(queue[151:200])
