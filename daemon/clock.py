@@ -58,11 +58,12 @@ class LiveClock:
 
 
 class _Timer:
-    __slots__ = ("deadline", "event")
+    __slots__ = ("cancelled", "deadline", "event")
 
     def __init__(self, deadline: int) -> None:
         self.deadline = deadline
         self.event = anyio.Event()
+        self.cancelled = False
 
 
 @final
@@ -85,7 +86,13 @@ class SimClock:
     @property
     def next_deadline(self) -> int | None:
         """The earliest pending timer, or ``None`` when nothing is waiting."""
-        return self._heap[0][0] if self._heap else None
+        heap = self._heap
+        # A sleep cancelled before its time (a rescheduled waker) leaves its timer in
+        # the heap, marked: dropped here, so nobody steps the clock to a time at which
+        # nothing wakes.
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of simulated time (0 or less yields once)."""
@@ -98,7 +105,11 @@ class SimClock:
             return
         timer = _Timer(deadline_ns)
         heapq.heappush(self._heap, (deadline_ns, next(self._seq), timer))
-        await timer.event.wait()
+        try:
+            await timer.event.wait()
+        except BaseException:
+            timer.cancelled = True
+            raise
 
     def advance_to(self, t_ns: int) -> int:
         """Move time to ``t_ns`` and wake every timer due by then; returns how many woke.
@@ -112,6 +123,8 @@ class SimClock:
         fired = 0
         while self._heap and self._heap[0][0] <= t_ns:
             deadline, _, timer = heapq.heappop(self._heap)
+            if timer.cancelled:
+                continue
             self._now = max(self._now, deadline)
             timer.event.set()
             fired += 1
@@ -125,8 +138,8 @@ class SimClock:
     async def run_until(self, t_ns: int) -> None:
         """Step timer by timer up to ``t_ns``, letting woken tasks settle between steps."""
         await wait_all_tasks_blocked()
-        while self._heap and self._heap[0][0] <= t_ns:
-            self.advance_to(self._heap[0][0])
+        while (due := self.next_deadline) is not None and due <= t_ns:
+            self.advance_to(due)
             await wait_all_tasks_blocked()
         if t_ns > self._now:
             self._now = t_ns
@@ -149,13 +162,14 @@ class SimClock:
         task_status.started()
         while True:
             await wait_all_tasks_blocked()
-            if self._heap:
-                self.advance_to(self._heap[0][0])
+            due = self.next_deadline
+            if due is not None:
+                self.advance_to(due)
             else:
                 # Nothing to jump to: yield until some task sets a timer or does work.
                 await anyio.lowlevel.checkpoint()
                 await wait_all_tasks_blocked()
-                if not self._heap:
+                if self.next_deadline is None:
                     await _idle_pause()
 
 

@@ -61,3 +61,25 @@ async def test_sleep_until_past_deadline_returns_without_advancing(sim_clock: Si
     await sim_clock.sleep_until(now - 1)
     assert sim_clock.now_ns() == now
     assert sim_clock.next_deadline is None
+
+
+async def test_a_cancelled_sleep_is_no_deadline_to_step_to(sim_clock: SimClock) -> None:
+    start = sim_clock.now_ns()
+    early = anyio.CancelScope()
+
+    async def sleep_cancelled_early() -> None:
+        with early:
+            await sim_clock.sleep(1.0)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sleep_cancelled_early)
+        await anyio.wait_all_tasks_blocked()
+        early.cancel()
+        await anyio.wait_all_tasks_blocked()
+        tg.start_soon(sim_clock.sleep, 5.0)
+        await anyio.wait_all_tasks_blocked()
+        # The cancelled 1 s sleep wakes nobody: the next deadline is the 5 s one.
+        assert sim_clock.next_deadline == start + 5 * NS_PER_S
+        assert sim_clock.advance(2.0) == 0
+        assert sim_clock.advance(3.0) == 1
+    assert sim_clock.next_deadline is None
