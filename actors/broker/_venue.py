@@ -451,7 +451,7 @@ class Venue:
             purpose=i.purpose,
             ts=now,
         )
-        self.books.apply_fill(fill)
+        self.books.book_fill(fill)
         order.filled = filled
         order.notional = notional
         order.commission = total_commission
@@ -515,7 +515,7 @@ class Venue:
 
     def silent_fill(self, symbol: str, side: Side, qty: Decimal, price: Decimal, now: int) -> None:
         """Book a trade on the account that no event reports."""
-        self.books.apply_fill(
+        self.books.book_fill(
             Fill(
                 fill_id=f"silent-{next(self._silent)}",
                 client_order_id="",

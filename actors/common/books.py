@@ -356,11 +356,30 @@ class Books:
             p = self._positions.get(fill.symbol)
             pos = self._snapshot(p) if p is not None else self._flat(fill.symbol)
             return BookChange(fill=fill, position=pos, realized_pnl=ZERO, fees=ZERO, duplicate=True)
+        change = self._book(fill, source, trade_type, exit_reason, report=True)
+        assert change is not None
+        return change
+
+    def book_fill(self, fill: Fill) -> bool:
+        """Book one execution without describing the change; False for a duplicate.
+
+        For a ledger that only needs the resulting state (the paper venue's account):
+        :meth:`apply_fill` also builds the position snapshot, the closed trade and their
+        average prices, a third of its cost. Same checks, errors and atomicity.
+        """
+        if fill.fill_id in self._seen:
+            return False
+        self._book(fill, "", TradeType.SWING, "", report=False)
+        return True
+
+    def _book(
+        self, fill: Fill, source: str, trade_type: TradeType, exit_reason: str, *, report: bool
+    ) -> BookChange | None:
         _validate(fill)
         try:
             saved = _enter_exact()
             try:
-                change = self._apply(fill, source, trade_type, exit_reason)
+                change = self._apply(fill, source, trade_type, exit_reason, report)
             finally:
                 setcontext(saved)
         except (Inexact, InvalidOperation, Overflow) as exc:
@@ -420,8 +439,8 @@ class Books:
     # -- internals ----------------------------------------------------------------------
 
     def _apply(
-        self, fill: Fill, source: str, trade_type: TradeType, exit_reason: str
-    ) -> BookChange:
+        self, fill: Fill, source: str, trade_type: TradeType, exit_reason: str, report: bool
+    ) -> BookChange | None:
         symbol = fill.symbol
         price = fill.price
         fee = fill.commission
@@ -467,7 +486,7 @@ class Books:
             shrunk.exit_qty = p.exit_qty + close_qty
             shrunk.exit_notional = p.exit_notional + close_qty * price
             if shrunk.qty == 0:
-                closed = self._trade(shrunk, fill, exit_reason)
+                closed = self._trade(shrunk, fill, exit_reason) if report else None
                 rest = fill.qty - close_qty
                 if rest > 0:
                     flipped = _Position(
@@ -500,9 +519,13 @@ class Books:
             self._last_float[symbol] = float(price)
         if commit_remove:
             self._positions.pop(symbol, None)
+            if not report:
+                return None
             pos = self._flat(symbol, realized=new_p.realized, fees=new_p.fees, ts=fill.ts)
         else:
             self._positions[symbol] = new_p
+            if not report:
+                return None
             pos = self._snapshot(new_p)
         return BookChange(
             fill=fill,

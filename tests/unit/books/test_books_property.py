@@ -207,3 +207,34 @@ def test_books_agree_with_reference_ledgers(
         assert Fraction(got.exit_price) == _round(want_exit, Q)
         assert Fraction(got.pnl) == want_pnl
         assert Fraction(got.fees) == want_fees
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(fill_st, min_size=1, max_size=60))
+def test_booking_without_a_report_leaves_the_same_books(
+    steps: list[tuple[str, Side, Decimal, Decimal, Decimal, Decimal | None]],
+) -> None:
+    """``book_fill`` (the paper venue's ledger) ends in exactly the state ``apply_fill``
+    does, fill after fill; a repeated fill id is a duplicate for both."""
+    reported, quiet = Books(CASH), Books(CASH)
+    for n, (symbol, side, qty, price, fee, mark) in enumerate(steps):
+        fill = Fill(
+            fill_id=f"f{n // 2}" if n % 7 == 3 else f"f{n}",  # now and then a repeat
+            client_order_id=f"o{n}",
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            price=price,
+            commission=fee,
+            ts=n,
+        )
+        change = reported.apply_fill(fill)
+        assert quiet.book_fill(fill) is not change.duplicate
+        if mark is not None:
+            reported.mark(symbol, mark)
+            quiet.mark(symbol, mark)
+        assert quiet.cash == reported.cash
+        assert quiet.fees == reported.fees
+        assert quiet.realized_pnl == reported.realized_pnl
+        assert quiet.equity() == reported.equity()
+        assert quiet.positions() == reported.positions()
