@@ -34,12 +34,12 @@ async def _postgres_reachable() -> str:
     return ""
 
 
-def storage_settings(backend: str, tmp_path: Path, **overrides: object) -> StorageSettings:
+def storage_settings(backend: str, tmp_path: Path) -> StorageSettings:
     """Settings for a fresh, isolated database of ``backend``."""
     if backend == "sqlite":
-        return StorageSettings(url=f"sqlite+aiosqlite:///{tmp_path}/tradingd.db", **overrides)  # type: ignore[arg-type]
+        return StorageSettings(url=f"sqlite+aiosqlite:///{tmp_path}/tradingd.db")
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    return StorageSettings(url=DATABASE_URL, db_schema=schema, **overrides)  # type: ignore[arg-type]
+    return StorageSettings(url=DATABASE_URL, db_schema=schema)
 
 
 async def drop_schema(db: Database) -> None:

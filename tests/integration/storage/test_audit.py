@@ -14,7 +14,9 @@ from storage.models import AuditRow
 from tests.integration.storage.conftest import ACCOUNT
 from tests.integration.storage.events import pipeline_events
 
-A = AuditRow.__table__
+# The Table itself: the declarative ``__table__`` is typed as any FromClause, which
+# INSERT/UPDATE/DELETE do not accept.
+A = AuditRow.metadata.tables[AuditRow.__tablename__]
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -51,13 +51,13 @@ def config(backend: str, tmp_path: Path) -> Iterator[Path]:
         anyio.run(cleanup)
 
 
-def with_db(config: Path, fn: object) -> None:
+def with_db(config: Path, fn: Callable[[Database], Awaitable[None]]) -> None:
     """Run ``fn(db)`` against the configured database."""
 
     async def go() -> None:
         db = Database.open(load_settings(config).storage)
         try:
-            await fn(db)  # type: ignore[operator]
+            await fn(db)
         finally:
             await db.dispose()
 
@@ -99,7 +99,7 @@ def test_audit_verify_reports_ok_then_the_broken_link(
     assert main(["audit", "verify", "-c", str(config), "--anchor", anchor]) == ExitCode.OK
 
     async def tamper(db: Database) -> None:
-        a = AuditRow.__table__
+        a = AuditRow.metadata.tables[AuditRow.__tablename__]  # a Table, which DELETE takes
         async with db.engine.begin() as conn:
             await conn.execute(sa.delete(a).where(a.c.seq == 9))
 

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import msgspec
 import sqlalchemy as sa
 
-from daemon.messages import Alert, Fill, OrderStatus, OrderUpdate, Severity, Side, TradeClosed
+from daemon.messages import (
+    Alert,
+    Event,
+    Fill,
+    OrderStatus,
+    OrderUpdate,
+    Severity,
+    Side,
+    TradeClosed,
+)
 from storage import Database, EventStore, Prepared, Projector
 from storage import models as m
 from storage.audit import verify_chain
@@ -47,9 +57,9 @@ async def count(db: Database, table: str, **where: object) -> int:
         return int((await conn.execute(q)).scalar_one())
 
 
-def prepare(events: list[object]) -> list[Prepared]:
+def prepare(events: Sequence[Event]) -> list[Prepared]:
     p = Projector(TZ)
-    return [p.prepare(e) for e in events]  # type: ignore[arg-type]
+    return [p.prepare(e) for e in events]
 
 
 async def write_all(store: EventStore, prepared: list[Prepared], size: int = 500) -> None:

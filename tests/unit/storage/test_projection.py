@@ -49,7 +49,7 @@ def test_unstored_types_are_refused_clearly() -> None:
     from daemon.messages import Heartbeat
 
     with pytest.raises(TypeError, match="not a stored event type"):
-        Projector(TZ).prepare(Heartbeat(uptime_s=1.0, mode="running", killed=False, ts=1))  # type: ignore[arg-type]
+        Projector(TZ).prepare(Heartbeat(uptime_s=1.0, mode="running", killed=False, ts=1))
 
 
 def test_payload_is_canonical_and_key_is_stable() -> None:
@@ -95,7 +95,7 @@ def test_specs_know_their_decimal_columns() -> None:
     ]
 
 
-_texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+_texts = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 
 
 @given(st.lists(st.tuples(_texts, st.none() | st.integers(-(2**63), 2**63 - 1)), max_size=20))
@@ -122,10 +122,6 @@ def test_copy_text_escapes_every_special_character(rows: list[tuple[str, int | N
 def test_copy_text_formats_values() -> None:
     line = copy_text([(True, False, None, Decimal("1.50"), 2.5, 7)]).decode()
     assert line == "t\tf\t\\N\t1.50\t2.5\t7\n"
-
-
-class _PgError(asyncpg.PostgresError):
-    sqlstate = ""
 
 
 @pytest.mark.parametrize(

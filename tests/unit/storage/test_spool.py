@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,10 @@ def replay_all(spool: Spool) -> list[Event]:
 
 
 @pytest.fixture
-def spool(tmp_path: Path) -> Spool:
+def spool(tmp_path: Path) -> Iterator[Spool]:
     s = Spool(tmp_path / "spool")
     assert s.open() == []
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 
