@@ -27,15 +27,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import anyio
 import msgspec
 
+from config import Settings
 from daemon.clock import NS_PER_S
 from daemon.journal import Chunk, JournalHeader, Kind, SegmentWriter, append_frame, read_journal
 from daemon.messages import Bar, MarketBatch
 from daemon.replay import (
+    MarketItem,
     Progress,
     ReplayConfig,
     bar_steps,
@@ -65,7 +66,7 @@ def _rss_mb() -> float:
         return int(fh.read().split()[1]) * PAGE / 2**20
 
 
-def _settings(sources: list[str], interval: int) -> Any:
+def _settings(sources: list[str], interval: int) -> Settings:
     from config import settings_from_mapping
 
     return settings_from_mapping(
@@ -88,7 +89,7 @@ def _settings(sources: list[str], interval: int) -> Any:
     )
 
 
-def _looped(bars: list[Bar], n: int) -> Iterator[list[Bar]]:
+def _looped(bars: list[Bar], n: int) -> Iterator[list[MarketItem]]:
     """``bars`` again and again, a month later each time, until ``n`` events."""
     span = bars[-1].ts - bars[0].ts + 86_400 * NS_PER_S
     loops = math.ceil(n / len(bars))
@@ -98,7 +99,7 @@ def _looped(bars: list[Bar], n: int) -> Iterator[list[Bar]]:
             yield [msgspec.structs.replace(b, ts=b.ts + shift)]
 
 
-def _bare_decode(groups: Iterator[list[Bar]]) -> tuple[float, int]:
+def _bare_decode(groups: Iterator[list[MarketItem]]) -> tuple[float, int]:
     """Events/s of reading the same events back from a journal (best of two)."""
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
         buf = bytearray()
@@ -130,8 +131,8 @@ def _bare_decode(groups: Iterator[list[Bar]]) -> tuple[float, int]:
 
 async def _replay(
     name: str,
-    groups: Callable[[], Iterator[list[Bar]]],
-    settings: Any,
+    groups: Callable[[], Iterator[list[MarketItem]]],
+    settings: Settings,
     signals: str,
     expected: int,
 ) -> list[Result]:

@@ -4,7 +4,7 @@ model of the example strategy's trades, and a one-call replay."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from config import Settings, settings_from_mapping
 from daemon.messages import Bar
 from daemon.replay import (
+    MarketItem,
     ReplayConfig,
     ReplayResult,
     bar_steps,
@@ -115,17 +116,20 @@ def spy_minutes() -> list[Bar]:
     return bars
 
 
+def _groups(items: Iterable[MarketItem] | Iterable[list[MarketItem]]) -> Iterator[list[MarketItem]]:
+    for item in items:
+        yield item if isinstance(item, list) else [item]
+
+
 async def replay(
-    bars: Iterable[Bar] | Iterable[list[Bar]],
+    bars: Iterable[MarketItem] | Iterable[list[MarketItem]],
     settings: Settings,
     out: Path,
     signals: str = "ema-cross:fast=10,slow=30,stop_pct=0",
-    grouped: bool = False,
 ) -> ReplayResult:
-    """Replay ``bars`` (or time groups of bars) with a built-in source."""
-    groups: Any = bars if grouped else ([b] for b in bars)
+    """Replay ``bars`` (or time groups of bars, as ``merge`` makes) with a built-in source."""
     cfg = ReplayConfig(settings=settings, out_dir=out)
-    return await run_replay(cfg, bar_steps(groups, parse_signals(signals)))
+    return await run_replay(cfg, bar_steps(_groups(bars), parse_signals(signals)))
 
 
 def trades_of(result: ReplayResult) -> list[dict[str, Any]]:

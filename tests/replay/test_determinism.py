@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from config import settings_from_mapping
+from config import Settings, settings_from_mapping
 from daemon.replay import compare, read_normalised
 from tests.replay._support import MINUTES, have, replay, spy_minutes
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not have(MINUTES), reason="shared SPY minute dat
 SIGNALS = "ema-cross:fast=10,slow=30,stop_pct=0.3,target_pct=0.5"
 
 
-def _settings(**risk: float) -> object:
+def _settings(**risk: float) -> Settings:
     return settings_from_mapping(
         {
             "guard": {"sources": ["ema-cross"]},
@@ -41,8 +41,8 @@ def _settings(**risk: float) -> object:
 
 async def test_two_replays_give_the_same_digest(tmp_path: Path) -> None:
     bars = spy_minutes()[:4000]
-    a = await replay(bars, _settings(), tmp_path / "a", SIGNALS)  # type: ignore[arg-type]
-    b = await replay(bars, _settings(), tmp_path / "b", SIGNALS)  # type: ignore[arg-type]
+    a = await replay(bars, _settings(), tmp_path / "a", SIGNALS)
+    b = await replay(bars, _settings(), tmp_path / "b", SIGNALS)
     assert a.decisions > 500
     assert {"Fill", "TradeClosed", "RiskDecision"} <= a.by_kind.keys()
     assert a.digest == b.digest
@@ -55,7 +55,7 @@ async def test_handing_quiet_stretches_over_together_changes_nothing(tmp_path: P
     bars = spy_minutes()[:3000]
     results = []
     for limit in (1, 4096):
-        cfg = ReplayConfig(settings=_settings(), out_dir=tmp_path / str(limit), batch_limit=limit)  # type: ignore[arg-type]
+        cfg = ReplayConfig(settings=_settings(), out_dir=tmp_path / str(limit), batch_limit=limit)
         steps = bar_steps(([b] for b in bars), parse_signals(SIGNALS))
         results.append(await run_replay(cfg, steps))
     one, batched = results
@@ -65,8 +65,8 @@ async def test_handing_quiet_stretches_over_together_changes_nothing(tmp_path: P
 
 async def test_another_configuration_replays_the_same_inputs_differently(tmp_path: Path) -> None:
     bars = spy_minutes()[:4000]
-    a = await replay(bars, _settings(), tmp_path / "a", SIGNALS)  # type: ignore[arg-type]
-    b = await replay(bars, _settings(max_position_pct=2.0), tmp_path / "b", SIGNALS)  # type: ignore[arg-type]
+    a = await replay(bars, _settings(), tmp_path / "a", SIGNALS)
+    b = await replay(bars, _settings(max_position_pct=2.0), tmp_path / "b", SIGNALS)
     assert a.signals == b.signals
     assert a.digest != b.digest
     diffs = compare(read_normalised(a.decisions_path), read_normalised(b.decisions_path))

@@ -16,6 +16,7 @@ import pytest
 from tests.replay._support import (
     DAILY,
     MINUTES,
+    ExpectedTrade,
     daily_bars,
     expected_ema_cross,
     have,
@@ -27,7 +28,7 @@ from tests.replay._support import (
 )
 
 
-def _check(got: list[dict[str, str]], want: list) -> None:  # type: ignore[type-arg]
+def _check(got: list[dict[str, str]], want: list[ExpectedTrade]) -> None:
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         assert g["symbol"] == w.symbol
@@ -83,7 +84,7 @@ async def test_several_symbols_at_once(tmp_path: Path) -> None:
     lo, hi = 1_262_304_000 * 10**9, 1_388_534_400 * 10**9
     series = [[b for b in s if lo <= b.ts < hi] for s in series]
     settings = transparent_settings(lifecycle={"bar_interval_s": 86_400})
-    res = await replay(merge(series), settings, tmp_path, grouped=True)
+    res = await replay(merge(series), settings, tmp_path)
     want = expected_ema_cross([b for s in series for b in s], 10, 30, Decimal(100))
     got = trades_of(res)
     key = lambda t: (t["symbol"], t["entry"], t["exit"])  # noqa: E731

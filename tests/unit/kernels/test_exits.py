@@ -93,7 +93,8 @@ def update(draw: st.DrawFn, pos: dict[str, float | int]) -> tuple[float, float, 
     pts = draw(st.lists(st.floats(0.7, 1.3).map(lambda u: entry * u), min_size=1, max_size=3))
     levels = [float(pos[k]) for k in ("stop", "target", "scale_target")]
     levels = [x for x in levels if not math.isnan(x)]
-    if levels and draw(st.booleans()):
+    # len(): with the list itself on the left, mypy would solve draw's type from it.
+    if len(levels) > 0 and draw(st.booleans()):
         pts.append(draw(st.sampled_from(levels)))
     last = pts[0]
     return last, max(pts), min(pts), draw(st.sampled_from([0, 1]))

@@ -3,13 +3,14 @@ public entry points never make numba compile a second specialisation."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TypedDict
 
+import msgspec
 import pytest
 
 from actors.kernels import KernelInputError, warm_up
@@ -43,7 +44,15 @@ _PROBE = textwrap.dedent(
 )
 
 
-def _probe(cache_dir: Path) -> dict[str, object]:
+class _ProbeResult(TypedDict):
+    """What the probe prints: each kernel's source, whether any was cold, signatures each."""
+
+    sources: dict[str, str]
+    cold: bool
+    signatures: dict[str, int]
+
+
+def _probe(cache_dir: Path) -> _ProbeResult:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", _PROBE],
@@ -54,8 +63,7 @@ def _probe(cache_dir: Path) -> dict[str, object]:
         check=True,
         timeout=110,
     )
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return msgspec.json.decode(out.stdout.strip().splitlines()[-1], type=_ProbeResult)
 
 
 def test_every_kernel_is_warmed() -> None:
@@ -70,13 +78,13 @@ def test_every_kernel_is_warmed() -> None:
 def test_cold_then_cached_and_no_second_specialisation(tmp_path: Path) -> None:
     cold = _probe(tmp_path)
     assert cold["cold"] is True
-    assert set(cold["sources"].values()) == {"compiled"}  # type: ignore[union-attr]
+    assert set(cold["sources"].values()) == {"compiled"}
     warm = _probe(tmp_path)
     assert warm["cold"] is False
-    assert set(warm["sources"].values()) == {"cache"}  # type: ignore[union-attr]
+    assert set(warm["sources"].values()) == {"cache"}
     # Had any entry point passed a different dtype or layout, numba would have compiled
     # (on the hot path) a second specialisation next to the warmed one.
-    assert set(warm["signatures"].values()) == {1}  # type: ignore[union-attr]
+    assert set(warm["signatures"].values()) == {1}
 
 
 def test_validation_messages_name_the_input() -> None:

@@ -56,9 +56,10 @@ def test_ninjatrader_minute_bars_are_utc_close_times() -> None:
 
 @needs_data
 def test_generic_ticks_keep_repeated_prints() -> None:
-    ticks, _ = load_generic(BTC, "BTCUSD", ColumnMap.parse("time=0,price=1,size=2", header=False))
-    assert len(ticks) == 9_999
-    assert all(isinstance(t, Tick) for t in ticks)
+    items, _ = load_generic(BTC, "BTCUSD", ColumnMap.parse("time=0,price=1,size=2", header=False))
+    assert len(items) == 9_999
+    assert all(isinstance(t, Tick) for t in items)
+    ticks = [t for t in items if isinstance(t, Tick)]  # all of them, typed as ticks
     seen = {(t.ts, t.price, t.size) for t in ticks}
     assert len(ticks) - len(seen) == 1_695  # exact repeats are real fills, not errors
     assert ticks[-1].price == 5.1
@@ -79,7 +80,9 @@ def test_generic_bars_by_header_name_and_time_format(tmp_path: Path) -> None:
         interval_s=60,
         timezone="America/New_York",
     )
-    bars, rep = load_generic(p, "IGNORED", m)
+    items, rep = load_generic(p, "IGNORED", m)
+    assert all(isinstance(b, Bar) for b in items)  # a tick here would have no close
+    bars = [b for b in items if isinstance(b, Bar)]  # all of them, typed as bars
     assert [(b.symbol, b.close) for b in bars] == [("AAA", 10.5), ("BBB", 10.7)]
     assert isinstance(bars[0], Bar)
     assert bars[0].ts == int(dt.datetime(2024, 1, 2, 15, 0, tzinfo=dt.UTC).timestamp()) * 10**9
