@@ -118,3 +118,33 @@ async def test_watch_prints_matching_events_live(
     assert '"fill_id":"f-1"' in first
     assert '"fill_id":"f-2"' in second
     assert err.getvalue() == ""
+
+
+async def test_a_burst_published_over_a_few_loop_turns_goes_out_in_one_write(
+    redis_url: str, prefix: str, redis_client: Redis
+) -> None:
+    clock = SimClock()
+    bus = Bus(default_capacity=1024)
+    settings = make_settings(
+        redis_url, prefix, redis={"events": {"exclude": ["heartbeat", "service_status"]}}
+    )
+    keys = RedisKeys.from_settings(settings)
+    events = bus.topic(names.EVENTS)
+    sub = Subscriber(redis_client.pubsub(), idle_s=5.0)
+    await sub.subscribe([keys.event_channel("fill")])
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            pub, _ = await start(tg, RedisPublisher, "redis_publisher", settings, clock, bus)
+            await anyio.wait_all_tasks_blocked()
+            before = pub.stats.batches
+            # As a traded signal's events come: one actor step per loop turn.
+            for n in range(4):
+                await events.publish(fill(clock, n))
+                await anyio.lowlevel.checkpoint()
+            for n in range(4):
+                _, data = await sub.receive()
+                assert decode_event(decode_envelope(data)) == fill(clock, n)  # in order
+            await pub.progress.wait_for(lambda: pub.stats.published == 4)
+            assert pub.stats.batches - before == 1
+            tg.cancel_scope.cancel()
+    await sub.aclose()
