@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from actors.kernels._jit import kernel
+from actors.kernels._jit import helper, kernel
 from actors.kernels._validate import FloatArray, IntArray
 
 # EMA state rows
@@ -76,23 +76,48 @@ def reset_symbol(state: FloatArray, j: int) -> None:
 # -- compiled kernels ------------------------------------------------------------------
 
 
+@helper
+def ema_one(state: FloatArray, j: int, x: float, period: int) -> None:
+    # One bar of ema_update (which loops over this): kernels that interleave bars with
+    # other work call it per bar instead of the dispatcher with a slice, which would
+    # compile a second specialisation.
+    alpha = 2.0 / (period + 1.0)
+    c = state[EMA_COUNT, j] + 1.0
+    state[EMA_COUNT, j] = c
+    if c < period:
+        state[EMA_SUM, j] += x
+    elif c == period:
+        state[EMA_SUM, j] += x
+        state[EMA_VALUE, j] = state[EMA_SUM, j] / period
+    else:
+        v = state[EMA_VALUE, j]
+        state[EMA_VALUE, j] = v + alpha * (x - v)
+
+
+@helper
+def atr_one(state: FloatArray, j: int, h: float, lo: float, close: float, period: int) -> None:
+    # One bar of atr_update (see ema_one).
+    pc = state[ATR_PREV_CLOSE, j]
+    tr = h - lo
+    if pc == pc:
+        tr = max(tr, abs(h - pc), abs(lo - pc))
+    state[ATR_PREV_CLOSE, j] = close
+    c = state[ATR_COUNT, j] + 1.0
+    state[ATR_COUNT, j] = c
+    if c < period:
+        state[ATR_SUM, j] += tr
+    elif c == period:
+        state[ATR_SUM, j] += tr
+        state[ATR_VALUE, j] = state[ATR_SUM, j] / period
+    else:
+        state[ATR_VALUE, j] = (state[ATR_VALUE, j] * (period - 1.0) + tr) / period
+
+
 @kernel
 def ema_update(state: FloatArray, sym: IntArray, close: FloatArray, m: int, period: int) -> None:
     """Apply ``m`` closes (``close[k]`` for symbol column ``sym[k]``) to the EMA state."""
-    alpha = 2.0 / (period + 1.0)
     for k in range(m):
-        j = sym[k]
-        x = close[k]
-        c = state[EMA_COUNT, j] + 1.0
-        state[EMA_COUNT, j] = c
-        if c < period:
-            state[EMA_SUM, j] += x
-        elif c == period:
-            state[EMA_SUM, j] += x
-            state[EMA_VALUE, j] = state[EMA_SUM, j] / period
-        else:
-            v = state[EMA_VALUE, j]
-            state[EMA_VALUE, j] = v + alpha * (x - v)
+        ema_one(state, sym[k], close[k], period)
 
 
 @kernel
@@ -107,23 +132,7 @@ def atr_update(
 ) -> None:
     """Apply ``m`` bars to the Wilder ATR state (see the module docstring)."""
     for k in range(m):
-        j = sym[k]
-        h = high[k]
-        lo = low[k]
-        pc = state[ATR_PREV_CLOSE, j]
-        tr = h - lo
-        if pc == pc:
-            tr = max(tr, abs(h - pc), abs(lo - pc))
-        state[ATR_PREV_CLOSE, j] = close[k]
-        c = state[ATR_COUNT, j] + 1.0
-        state[ATR_COUNT, j] = c
-        if c < period:
-            state[ATR_SUM, j] += tr
-        elif c == period:
-            state[ATR_SUM, j] += tr
-            state[ATR_VALUE, j] = state[ATR_SUM, j] / period
-        else:
-            state[ATR_VALUE, j] = (state[ATR_VALUE, j] * (period - 1.0) + tr) / period
+        atr_one(state, sym[k], high[k], low[k], close[k], period)
 
 
 @kernel

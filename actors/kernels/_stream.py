@@ -18,8 +18,9 @@ Per update ``k`` (arrays aligned on the updates):
 * ``step[k]``: its step (non-decreasing), ``step_now[step]``: the time a step's checks
   run at (the clock at its delivery).
 
-Indicator updates repeat the exact arithmetic of :func:`~actors.kernels.ema_update` and
-:func:`~actors.kernels.atr_update` one bar at a time (the reference calls them); a position's
+Indicator updates run the very per-bar steps :func:`~actors.kernels.ema_update` and
+:func:`~actors.kernels.atr_update` loop over (``ema_one``/``atr_one``; the reference calls
+the kernels themselves); a position's
 ATR/EMA are copied from its symbol's column after its bar, as the monitor does before
 each check.
 """
@@ -43,56 +44,17 @@ from actors.kernels._exits import (
     evaluate_exits_reference,
 )
 from actors.kernels._indicators import (
-    ATR_COUNT,
-    ATR_PREV_CLOSE,
-    ATR_SUM,
     ATR_VALUE,
-    EMA_COUNT,
-    EMA_SUM,
     EMA_VALUE,
+    atr_one,
     atr_update,
+    ema_one,
     ema_update,
 )
-from actors.kernels._jit import helper, kernel
+from actors.kernels._jit import kernel
 from actors.kernels._validate import FloatArray, IntArray
 
 BoolArray = NDArray[np.bool_]
-
-
-@helper
-def _ema_one(state: FloatArray, j: int, x: float, period: int) -> None:
-    # ema_update's body for one bar, operation for operation (bit-equal results); a call
-    # of the dispatcher itself with a slice would compile a second specialisation of it.
-    alpha = 2.0 / (period + 1.0)
-    c = state[EMA_COUNT, j] + 1.0
-    state[EMA_COUNT, j] = c
-    if c < period:
-        state[EMA_SUM, j] += x
-    elif c == period:
-        state[EMA_SUM, j] += x
-        state[EMA_VALUE, j] = state[EMA_SUM, j] / period
-    else:
-        v = state[EMA_VALUE, j]
-        state[EMA_VALUE, j] = v + alpha * (x - v)
-
-
-@helper
-def _atr_one(state: FloatArray, j: int, h: float, lo: float, close: float, period: int) -> None:
-    # atr_update's body for one bar (see _ema_one).
-    pc = state[ATR_PREV_CLOSE, j]
-    tr = h - lo
-    if pc == pc:
-        tr = max(tr, abs(h - pc), abs(lo - pc))
-    state[ATR_PREV_CLOSE, j] = close
-    c = state[ATR_COUNT, j] + 1.0
-    state[ATR_COUNT, j] = c
-    if c < period:
-        state[ATR_SUM, j] += tr
-    elif c == period:
-        state[ATR_SUM, j] += tr
-        state[ATR_VALUE, j] = state[ATR_SUM, j] / period
-    else:
-        state[ATR_VALUE, j] = (state[ATR_VALUE, j] * (period - 1.0) + tr) / period
 
 
 @kernel
@@ -146,8 +108,8 @@ def mark_and_check(
             group += 1
         j = col[k]
         if j >= 0:
-            _ema_one(ema, j, close[k], ema_period)
-            _atr_one(atr, j, high[k], low[k], close[k], atr_period)
+            ema_one(ema, j, close[k], ema_period)
+            atr_one(atr, j, high[k], low[k], close[k], atr_period)
         if r >= 0:
             touched[r] = group
             c = close[k]
