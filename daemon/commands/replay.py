@@ -337,7 +337,8 @@ async def _one(
         progress.done()
     print(
         f"{name}{res.market_events:,} market events, {res.signals:,} signals, "
-        f"{res.commands} commands in {res.wall_s:.1f} s ({res.events_per_s:,.0f} events/s)"
+        f"{res.commands} commands in {res.wall_s + res.stop_s:.1f} s "
+        f"(final flush {res.stop_s:.1f} s; {res.events_per_s:,.0f} events/s)"
     )
     print(f"{name}decision digest {res.digest} ({res.decisions:,} decisions)")
     db = Database.open(res.settings.storage)

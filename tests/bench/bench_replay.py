@@ -159,6 +159,7 @@ async def _replay(
         "exits": res.by_kind.get("ExitIntent", 0),
         "decisions": res.decisions,
         "wall_s": round(res.wall_s, 1),
+        "final_flush_s": round(res.stop_s, 1),
         "per_delivery_us": round(res.wall_s / max(1, res.deliveries) * 1e6, 1),
         "digest": res.digest[:16],
     }
