@@ -198,17 +198,10 @@ class Orchestrator(Actor):
         for k in np.flatnonzero(~cols.tick & (cols.interval_s == self._adx_interval)).tolist():
             bar: Any = items[k]
             adx.update(bar.symbol, bar.high, bar.low, bar.close)
-        ex = self.execution
-        books = ex.books
-        held: tuple[str, float] | None = None
-        for symbol, k in cols.last_index().items():
-            price = float(cols.close[k])
-            ex.last_price[symbol] = price
-            books.mark(symbol, price)
-            if held is None and books.qty(symbol) != 0:
-                held = (symbol, price)
-        if held is not None:
-            await ex.on_mark(*held)
+        close = cols.close
+        await self.execution.on_marks(
+            {symbol: float(close[k]) for symbol, k in cols.last_index().items()}
+        )
         return True
 
     async def _on_market(self, item: Tick | Bar) -> None:

@@ -526,6 +526,19 @@ class Execution:
         self._equity = None
         await self._account_snapshot()
 
+    async def on_marks(self, marks: dict[str, float]) -> None:
+        """Record the latest price of several symbols at once (a market batch): marks
+        the books; one throttled ``AccountSnapshot`` if any of them is held."""
+        books = self.books
+        held = False
+        for symbol, price in marks.items():
+            self.last_price[symbol] = price
+            books.mark(symbol, price)
+            held = held or books.qty(symbol) != 0
+        if held:
+            self._equity = None
+            await self._account_snapshot()
+
     # -- timers: stale acknowledgements, unresolved orders, stalled partials ---------
 
     def _schedule(self, deadline: int, kind: int, coid: str) -> None:
