@@ -14,6 +14,7 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
+from actors.risk_gate import CHECK_NAMES
 from daemon.messages import (
     ActorState,
     ActorStatus,
@@ -112,11 +113,16 @@ def signal_chain(i: int, ts: int, rng: random.Random, *, close: bool) -> list[Ev
             correlation_id=cid,
             symbol=sym,
             approved=True,
-            checks=(
-                RiskCheck(name="position_pct", value=rng.uniform(0, 10), limit=10.0, passed=True),
-                RiskCheck(name="daily_loss_pct", value=rng.uniform(0, 3), limit=3.0, passed=True),
-                RiskCheck(name="open_positions", value=float(i % 10), limit=10.0, passed=True),
-                RiskCheck(name="var_95", value=rng.uniform(0, 2), limit=2.5, passed=True),
+            # As many checks as the real risk gate records, each with a detail line.
+            checks=tuple(
+                RiskCheck(
+                    name=name,
+                    value=round(rng.uniform(0, 10), 4),
+                    limit=10.0,
+                    passed=True,
+                    detail=f"{sym} {name} {i % 10} within the limit",
+                )
+                for name in CHECK_NAMES
             ),
             ts=ts + 3,
         ),

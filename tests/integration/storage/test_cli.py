@@ -130,7 +130,7 @@ def test_trace_prints_the_chain_in_order(config: Path, capsys: pytest.CaptureFix
         "execution",
         "trade",
     ]
-    assert "position_pct" in "\n".join(lines)
+    assert "position_symbol" in "\n".join(lines)
 
     assert main(["trace", "c-00000001", "-c", str(config), "--json"]) == ExitCode.OK
     body = msgspec.json.decode(capsys.readouterr().out)

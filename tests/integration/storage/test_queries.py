@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from actors.risk_gate import CHECK_NAMES
 from daemon.messages import Event, OrderIntent, OrderStatus, OrderUpdate, Side, TradeClosed
 from storage import Database, EventStore, Projector
 from storage import queries as q
@@ -117,12 +118,7 @@ async def test_trace_follows_one_correlation_id(db: Database, events: list[Event
     assert t.fusion is not None
     assert len(t.fusion.components) == 2
     assert len(t.risk) == 1
-    assert [c.name for c in t.risk[0].checks] == [
-        "position_pct",
-        "daily_loss_pct",
-        "open_positions",
-        "var_95",
-    ]
+    assert tuple(c.name for c in t.risk[0].checks) == CHECK_NAMES  # in the gate's order
     assert all(c.limit > 0 for c in t.risk[0].checks)
     assert [o.client_order_id for o in t.orders] == ["o-00000001", "x-00000001"]
     assert [h.status for h in t.orders[0].history] == ["accepted", "filled"]

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 import sqlalchemy as sa
 
+from actors.risk_gate import CHECK_NAMES
 from daemon.messages import (
     Alert,
     Event,
@@ -79,7 +80,7 @@ async def test_every_event_lands_in_its_table_once(db: Database) -> None:
             continue
         assert await count(db, table) == kinds[kind], (kind, table)
     assert await count(db, "orders") == kinds["OrderIntent"]
-    assert await count(db, "risk_checks") == 4 * kinds["RiskDecision"]
+    assert await count(db, "risk_checks") == len(CHECK_NAMES) * kinds["RiskDecision"]
     assert await count(db, "fusion_components") == 2 * kinds["FusionRecord"]
     report = await verify_chain(db, ACCOUNT)
     assert report.ok, report.describe()
